@@ -1,0 +1,44 @@
+# `make serve` and `make test` are the two commands a newcomer needs; both set up .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The real MNIST lies beside the checkout on the project's machines; elsewhere torchvision downloads into ./data.
+DATA_ROOT ?= $(if $(wildcard ../shared/data/MNIST/raw),../shared/data,data)
+HOST ?= 0.0.0.0
+PORT ?= 8000
+
+.PHONY: install serve test lint format train bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install only when the project's requirements or pins change.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[train,dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+serve: install
+	$(BIN)/serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+train: install
+	$(BIN)/train-logistic --out checkpoints/logistic.pt
+	$(BIN)/train-mnist --data-root $(DATA_ROOT) --out checkpoints/mnist.pt
+
+bench: install
+	$(BIN)/python benchmarks/train_mnist.py --data-root $(DATA_ROOT)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,33 @@
+"""The two models, their configs and the checkpoint format: shared by training and serving, pure torch."""
+
+from models.checkpoint import ARCHITECTURES, FORMAT_VERSION, Checkpoint, load, save
+from models.errors import (
+    ArchitectureMismatchError,
+    CheckpointCorruptError,
+    CheckpointError,
+    CheckpointNotFoundError,
+    InvalidInputError,
+    ModelError,
+    ShapeMismatchError,
+)
+from models.logistic import LogisticConfig, LogisticRegression
+from models.softmax import MnistConfig, SoftmaxRegression
+
+__all__ = [
+    "ARCHITECTURES",
+    "FORMAT_VERSION",
+    "ArchitectureMismatchError",
+    "Checkpoint",
+    "CheckpointCorruptError",
+    "CheckpointError",
+    "CheckpointNotFoundError",
+    "InvalidInputError",
+    "LogisticConfig",
+    "LogisticRegression",
+    "MnistConfig",
+    "ModelError",
+    "ShapeMismatchError",
+    "SoftmaxRegression",
+    "load",
+    "save",
+]

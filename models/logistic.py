@@ -1,0 +1,53 @@
+"""Binary logistic regression on a handful of numeric features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from models.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class LogisticConfig:
+    """Everything serving needs to know besides the weights."""
+
+    in_features: int = 2
+    feature_names: tuple[str, ...] = ("x1", "x2")
+    threshold: float = 0.5  # label = 1 when P(y=1) >= threshold
+
+    def __post_init__(self) -> None:
+        if self.in_features < 1 or len(self.feature_names) != self.in_features:
+            raise ValueError("feature_names must name each of in_features")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError("threshold must lie strictly between 0 and 1")
+
+
+class LogisticRegression(nn.Module):
+    """Linear(in_features, 1) followed by a sigmoid: forward returns P(y=1), shape [N]."""
+
+    architecture = "logistic_regression"
+
+    def __init__(self, config: LogisticConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or LogisticConfig()
+        self.linear = nn.Linear(self.config.in_features, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.linear(x)).squeeze(-1)
+
+    def preprocess(self, features: torch.Tensor) -> torch.Tensor:
+        """Check a [N, in_features] batch of raw feature values and move it to the model's device."""
+        if features.dim() != 2 or features.shape[0] == 0 or features.shape[1] != self.config.in_features:
+            raise InvalidInputError(
+                f"expected a batch of instances with {self.config.in_features} features each, "
+                f"got shape {list(features.shape)}"
+            )
+        if not bool(torch.isfinite(features).all()):
+            raise InvalidInputError("features must be finite numbers (no NaN or infinity)")
+        return features.to(self.linear.weight.device, torch.float32)
+
+    def labels(self, probabilities: torch.Tensor) -> torch.Tensor:
+        return (probabilities >= self.config.threshold).long()

@@ -1,0 +1,77 @@
+"""Softmax regression on 28x28 MNIST digits: one Linear(784, 10)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from models.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class MnistConfig:
+    """Input geometry and the preprocessing the weights were trained with.
+
+    Raw pixels are 0..255 with the digit white on a black background (MNIST's polarity);
+    the model sees ``(pixel / pixel_scale - mean) / std``.
+    """
+
+    image_size: int = 28
+    num_classes: int = 10
+    pixel_scale: float = 255.0
+    mean: float = 0.1307
+    std: float = 0.3081
+    polarity: str = "white_on_black"
+
+    def __post_init__(self) -> None:
+        if self.polarity not in ("white_on_black", "black_on_white"):
+            raise ValueError(f"unknown polarity {self.polarity!r}")
+        if self.std <= 0 or self.pixel_scale <= 0:
+            raise ValueError("std and pixel_scale must be positive")
+
+    @property
+    def in_features(self) -> int:
+        return self.image_size * self.image_size
+
+
+class SoftmaxRegression(nn.Module):
+    """forward maps preprocessed [N, 784] inputs to [N, 10] logits; softmax is applied at inference."""
+
+    architecture = "softmax_regression"
+
+    def __init__(self, config: MnistConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or MnistConfig()
+        self.linear = nn.Linear(self.config.in_features, self.config.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+    def preprocess(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Raw 0..255 pixels, [N, 28, 28] or [N, 784], any real dtype -> normalized [N, 784] float32
+        on the model's device. Training and serving both go through here, so they cannot drift."""
+        size, cfg = self.config.in_features, self.config
+        if (
+            pixels.dim() not in (2, 3)
+            or pixels.shape[0] == 0
+            or pixels[0].numel() != size
+            or (pixels.dim() == 3 and pixels.shape[1:] != (cfg.image_size, cfg.image_size))
+        ):
+            raise InvalidInputError(
+                f"expected a batch of {cfg.image_size}x{cfg.image_size} = {size} pixel images, "
+                f"got shape {list(pixels.shape)}"
+            )
+        # Checked where the pixels arrive (the host, when serving), before the copy to the device.
+        if pixels.dtype != torch.uint8:
+            if not bool(torch.isfinite(pixels).all()):
+                raise InvalidInputError("pixel values must be finite numbers (no NaN or infinity)")
+            if bool((pixels < 0).any()) or bool((pixels > cfg.pixel_scale).any()):
+                raise InvalidInputError(f"pixel values must lie in 0..{cfg.pixel_scale:g}")
+        x = pixels.reshape(pixels.shape[0], size).to(self.linear.weight.device, torch.float32)
+        return (x / cfg.pixel_scale - cfg.mean) / cfg.std
+
+    def predict_proba(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Raw pixels -> [N, 10] class probabilities."""
+        return torch.softmax(self(self.preprocess(pixels)), dim=-1)
