@@ -1,6 +1,7 @@
 """The two models, their configs and the checkpoint format: shared by training and serving, pure torch."""
 
 from models.checkpoint import ARCHITECTURES, FORMAT_VERSION, Checkpoint, load, save
+from models.device import DeviceUnavailableError, resolve_device
 from models.errors import (
     ArchitectureMismatchError,
     CheckpointCorruptError,
@@ -21,6 +22,7 @@ __all__ = [
     "CheckpointCorruptError",
     "CheckpointError",
     "CheckpointNotFoundError",
+    "DeviceUnavailableError",
     "InvalidInputError",
     "LogisticConfig",
     "LogisticRegression",
@@ -29,5 +31,6 @@ __all__ = [
     "ShapeMismatchError",
     "SoftmaxRegression",
     "load",
+    "resolve_device",
     "save",
 ]

@@ -1,0 +1,35 @@
+"""Dependencies shared by the routes, as Annotated aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.registry import ModelRegistry
+from app.settings import Settings
+from models import Checkpoint
+
+
+def get_registry(request: Request) -> ModelRegistry:
+    return request.app.state.registry
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_logistic_model(registry: RegistryDep) -> Checkpoint:
+    return registry.get("logistic")
+
+
+def get_mnist_model(registry: RegistryDep) -> Checkpoint:
+    return registry.get("mnist")
+
+
+LogisticModelDep = Annotated[Checkpoint, Depends(get_logistic_model)]
+MnistModelDep = Annotated[Checkpoint, Depends(get_mnist_model)]

@@ -1,0 +1,174 @@
+"""Predictions: JSON features for the logistic model, image files or pixel arrays for the digit model."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import torch
+from fastapi import APIRouter, Query, Request
+
+from app.api.deps import LogisticModelDep, MnistModelDep, SettingsDep
+from app.errors import InvalidContentError, PayloadTooLargeError
+from app.imaging import SUPPORTED_FORMATS, InvertMode, decode_digit
+from app.inference import predict_digits, predict_logistic
+from app.schemas.predict import (
+    DigitPrediction,
+    DigitResponse,
+    LogisticPrediction,
+    LogisticRequest,
+    LogisticResponse,
+    ModelRef,
+    PixelsRequest,
+)
+from app.settings import Settings
+from app.uploads import read_files
+from models import Checkpoint
+
+router = APIRouter(prefix="/predict", tags=["predict"])
+
+_ERRORS = {
+    413: {"description": "More instances or files than allowed, or a file over the size limit."},
+    422: {"description": "Input the model cannot take; `detail` says what and where."},
+    503: {"description": "The model is not loaded."},
+}
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": f"One or more 28x28 images ({', '.join(SUPPORTED_FORMATS)}).",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _model_ref(name: str, checkpoint: Checkpoint) -> ModelRef:
+    return ModelRef(name=name, version=checkpoint.version, architecture=checkpoint.architecture)
+
+
+def _check_batch(count: int, settings: Settings) -> None:
+    if count > settings.max_batch_size:
+        raise PayloadTooLargeError(
+            f"batch of {count} instances exceeds the limit of {settings.max_batch_size}"
+        )
+
+
+def _digit_response(checkpoint: Checkpoint, pixels: torch.Tensor) -> DigitResponse:
+    digits, probabilities = predict_digits(checkpoint, pixels)
+    return DigitResponse(
+        model=_model_ref("mnist", checkpoint),
+        predictions=[
+            DigitPrediction(digit=d, probabilities=p) for d, p in zip(digits, probabilities, strict=True)
+        ],
+    )
+
+
+@router.post(
+    "/logistic",
+    summary="Classify 2-feature inputs with the logistic regression",
+    response_model=LogisticResponse,
+    responses=_ERRORS,
+)
+async def predict_logistic_route(
+    body: LogisticRequest, checkpoint: LogisticModelDep, settings: SettingsDep
+) -> LogisticResponse:
+    rows = body.batch()
+    _check_batch(len(rows), settings)
+    probabilities, labels = predict_logistic(checkpoint, rows)
+    return LogisticResponse(
+        model=_model_ref("logistic", checkpoint),
+        predictions=[
+            LogisticPrediction(label=y, probability=p) for y, p in zip(labels, probabilities, strict=True)
+        ],
+    )
+
+
+@router.post(
+    "/mnist",
+    summary="Recognise handwritten digits in uploaded 28x28 images",
+    description=(
+        "Send one or more image files as multipart parts named `file`. Accepted: "
+        f"{', '.join(SUPPORTED_FORMATS)} (GIF: first frame), grayscale, RGB or RGBA (transparency is "
+        "composited onto white). MNIST digits are white on black; `invert=auto` flips dark-on-light "
+        "images, judging by their border."
+    ),
+    response_model=DigitResponse,
+    responses={
+        **_ERRORS,
+        400: {"description": "Malformed multipart body."},
+        415: {"description": "Not a supported image format."},
+    },
+    openapi_extra=_UPLOAD_BODY,
+)
+async def predict_mnist_route(
+    request: Request,
+    checkpoint: MnistModelDep,
+    settings: SettingsDep,
+    invert: Annotated[
+        InvertMode,
+        Query(description="auto: invert dark-on-light images (judged by the border); always; never."),
+    ] = "auto",
+) -> DigitResponse:
+    files = await read_files(
+        request,
+        field_name="file",
+        max_files=settings.max_batch_size,
+        max_file_bytes=settings.max_upload_bytes,
+    )
+    config = checkpoint.config
+    background_is_dark = config.polarity == "white_on_black"
+    images = [
+        decode_digit(
+            f.data,
+            filename=f.filename,
+            size=config.image_size,
+            max_pixels=settings.max_image_pixels,
+            invert=invert,
+            background_is_dark=background_is_dark,
+        )
+        for f in files
+    ]
+    return _digit_response(checkpoint, torch.stack(images))
+
+
+@router.post(
+    "/mnist/pixels",
+    summary="Recognise digits given as raw pixel arrays",
+    description="Pixels are 0..255, white digit on black, as 28 rows of 28 or 784 values row by row.",
+    response_model=DigitResponse,
+    responses=_ERRORS,
+)
+async def predict_mnist_pixels_route(
+    body: PixelsRequest, checkpoint: MnistModelDep, settings: SettingsDep
+) -> DigitResponse:
+    images = body.batch()
+    _check_batch(len(images), settings)
+    side = checkpoint.config.image_size
+    return _digit_response(
+        checkpoint, torch.stack([_pixel_tensor(i, image, side) for i, image in enumerate(images)])
+    )
+
+
+def _pixel_tensor(index: int, image: list, side: int) -> torch.Tensor:
+    """One image as 28 rows of 28 or 784 values -> a flat float tensor; anything else names the image."""
+    try:
+        pixels = torch.tensor(image, dtype=torch.float32)
+    except ValueError:  # ragged rows
+        pixels = None
+    if pixels is None or tuple(pixels.shape) not in ((side, side), (side * side,)):
+        got = f"shape {list(pixels.shape)}" if pixels is not None else "rows of unequal length"
+        raise InvalidContentError(
+            f"image {index}: expected {side} rows of {side} pixels or {side * side} values, got {got}"
+        )
+    return pixels.reshape(side * side)

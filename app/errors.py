@@ -1,0 +1,87 @@
+"""Every error a client can cause, and the one place where errors become HTTP responses.
+
+Bodies keep FastAPI's ``{"detail": ...}`` shape. Nothing unexpected leaks: a bug becomes a logged 500
+whose body carries neither a traceback nor any of the client's input.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from app.registry import ModelUnavailableError, UnknownModelError
+from models import CheckpointError, InvalidInputError
+
+log = logging.getLogger(__name__)
+
+
+class ClientError(Exception):
+    """A request the service refuses; ``status_code`` says why in HTTP terms."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidContentError(ClientError):
+    """Well-formed HTTP whose content cannot be used: not an image, wrong size, truncated."""
+
+
+class MalformedRequestError(ClientError):
+    """The request itself is broken: no multipart boundary, not JSON, a missing part."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+
+class PayloadTooLargeError(ClientError):
+    status_code = status.HTTP_413_CONTENT_TOO_LARGE
+
+
+class UnsupportedMediaTypeError(ClientError):
+    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+
+
+# Errors raised below the HTTP layer, by models/ and the registry, and the status each one means.
+_STATUS_OF: dict[type[Exception], int] = {
+    InvalidInputError: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    UnknownModelError: status.HTTP_404_NOT_FOUND,
+    ModelUnavailableError: status.HTTP_503_SERVICE_UNAVAILABLE,
+    CheckpointError: status.HTTP_422_UNPROCESSABLE_CONTENT,
+}
+
+
+def _detail(status_code: int, detail: object) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status_code)
+
+
+async def _client_error(_: Request, exc: ClientError) -> JSONResponse:
+    return _detail(exc.status_code, exc.detail)
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    status_code = next(code for cls, code in _STATUS_OF.items() if isinstance(exc, cls))
+    return _detail(status_code, str(exc))
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    # FastAPI's list of problems, minus the echoed input: a 784-pixel body should not come back at the client.
+    problems = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
+    return _detail(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _detail(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ClientError, _client_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for cls in _STATUS_OF:
+        app.add_exception_handler(cls, _domain_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,108 @@
+"""Turning an uploaded image file into the raw pixels the MNIST model takes.
+
+The header is read before any pixel is decoded, so the format and size are checked first and a
+decompression bomb is refused without being expanded.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from typing import Literal
+
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from app.errors import InvalidContentError, PayloadTooLargeError, UnsupportedMediaTypeError
+
+SUPPORTED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
+InvertMode = Literal["auto", "always", "never"]
+# Formats people send by mistake that Pillow cannot open, told apart by their first bytes.
+_KNOWN_SIGNATURES = {
+    b"%PDF": "PDF",
+    b"<svg": "SVG",
+    b"<?xml": "SVG/XML",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
+
+
+def decode_digit(
+    data: bytes | bytearray,
+    *,
+    filename: str,
+    size: int,
+    max_pixels: int,
+    invert: InvertMode,
+    background_is_dark: bool,
+) -> torch.Tensor:
+    """An image file -> uint8 [size, size] luminance, the digit light on dark as the model expects.
+
+    ``invert``: ``auto`` flips images whose border is lighter than their middle would suggest
+    (dark ink on light paper), ``always`` and ``never`` force the choice.
+    """
+    if not data:
+        raise InvalidContentError(f"file {filename!r} is empty")
+    image = _open(data, filename)
+    width, height = image.size
+    if width * height > max_pixels:
+        raise PayloadTooLargeError(
+            f"image {filename!r} is {width}x{height} = {width * height} pixels, over the limit of "
+            f"{max_pixels}; expected {size}x{size}"
+        )
+    if (width, height) != (size, size):
+        raise InvalidContentError(f"image {filename!r} is {width}x{height} pixels; expected {size}x{size}")
+    try:
+        luminance = _to_luminance(image)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InvalidContentError(
+            f"image {filename!r} is truncated or corrupt ({image.format}: {exc})"
+        ) from None
+    pixels = torch.frombuffer(bytearray(luminance.tobytes()), dtype=torch.uint8).view(size, size)
+    if invert == "always" or (invert == "auto" and _looks_inverted(pixels, background_is_dark)):
+        pixels = 255 - pixels
+    return pixels
+
+
+def _open(data: bytes | bytearray, filename: str) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombWarning,
+        Image.DecompressionBombError,
+        OSError,
+    ) as exc:
+        head = bytes(data[:64]).lstrip()
+        known = next((name for sig, name in _KNOWN_SIGNATURES.items() if head.startswith(sig)), None)
+        if known:
+            raise UnsupportedMediaTypeError(_unsupported(filename, known)) from None
+        if isinstance(exc, (Image.DecompressionBombWarning, Image.DecompressionBombError)):
+            raise PayloadTooLargeError(f"image {filename!r} declares too many pixels to decode") from None
+        raise InvalidContentError(f"file {filename!r} is not an image that can be read") from None
+    if image.format not in SUPPORTED_FORMATS:
+        raise UnsupportedMediaTypeError(_unsupported(filename, image.format or "unknown"))
+    return image
+
+
+def _unsupported(filename: str, found: str) -> str:
+    return f"file {filename!r} is a {found} file; supported image formats: {', '.join(SUPPORTED_FORMATS)}"
+
+
+def _to_luminance(image: Image.Image) -> Image.Image:
+    """Grey, RGB, palette or with alpha -> 8-bit luminance; transparency composited onto white paper."""
+    image.seek(0)  # GIF and WebP: the first frame
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(paper, rgba).convert("L")
+    return image.convert("L")
+
+
+def _looks_inverted(pixels: torch.Tensor, background_is_dark: bool) -> bool:
+    """Decide polarity as a person would: from the border, which is background in a digit image."""
+    border = torch.cat([pixels[0], pixels[-1], pixels[1:-1, 0], pixels[1:-1, -1]]).float()
+    border_is_dark = bool(border.mean() < 128)
+    return border_is_dark != background_is_dark

@@ -1,0 +1,69 @@
+"""The ASGI application: ``uvicorn app.main:app``. Building it is cheap; models load in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api.routes import health, models, predict
+from app.errors import install_error_handlers
+from app.registry import ModelRegistry, ModelSpec
+from app.settings import Settings, get_settings
+from models import LogisticRegression, SoftmaxRegression, resolve_device
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Predictions from two classic PyTorch models:
+
+* **logistic** — a logistic regression on two numeric features (`POST /predict/logistic`);
+* **mnist** — a softmax regression that reads 28x28 handwritten digits, from image files
+  (`POST /predict/mnist`) or pixel arrays (`POST /predict/mnist/pixels`).
+"""
+
+
+def model_specs(settings: Settings) -> list[ModelSpec]:
+    return [
+        ModelSpec(
+            name="logistic",
+            architecture=LogisticRegression.architecture,
+            checkpoint_path=settings.logistic_checkpoint,
+            description="Binary logistic regression on 2 features (x1, x2): P(y=1) and a label.",
+        ),
+        ModelSpec(
+            name="mnist",
+            architecture=SoftmaxRegression.architecture,
+            checkpoint_path=settings.mnist_checkpoint,
+            description="Softmax regression on 28x28 MNIST digits: the digit and its ten probabilities.",
+        ),
+    ]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    device = resolve_device(settings.device)  # cuda without a GPU stops start-up here, with the reason
+    app.state.registry.load_all(device)
+    yield
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Digit & logistic prediction service",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.registry = ModelRegistry(model_specs(settings))
+    install_error_handlers(app)
+    for module in (health, models, predict):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

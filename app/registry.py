@@ -1,0 +1,113 @@
+"""The models this process serves, each with its own health, swappable one at a time."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import torch
+
+import models
+from models import Checkpoint, CheckpointError
+
+log = logging.getLogger(__name__)
+
+
+class ModelState(str, Enum):
+    STARTING = "starting"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class UnknownModelError(LookupError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"unknown model {name!r}; available: {', '.join(known)}")
+
+
+class ModelUnavailableError(RuntimeError):
+    def __init__(self, name: str, state: ModelState, reason: str | None) -> None:
+        super().__init__(f"model {name!r} is {state.value}" + (f": {reason}" if reason else ""))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to serve under a name: the architecture it must be and where its checkpoint lies."""
+
+    name: str
+    architecture: str
+    checkpoint_path: Path
+    description: str
+
+
+@dataclass
+class ModelSlot:
+    spec: ModelSpec
+    state: ModelState = ModelState.STARTING
+    reason: str | None = None
+    checkpoint: Checkpoint | None = None
+    load_seconds: float | None = None
+
+
+class ModelRegistry:
+    """Holds one slot per served model. A failed model leaves the others serving.
+
+    Readers take ``slot.checkpoint`` once per request and keep that object, so a swap (a single
+    attribute assignment) never changes the model under a request already running.
+    """
+
+    def __init__(self, specs: list[ModelSpec]) -> None:
+        self.device = torch.device("cpu")
+        self.slots = {spec.name: ModelSlot(spec) for spec in specs}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.slots)
+
+    def slot(self, name: str) -> ModelSlot:
+        try:
+            return self.slots[name]
+        except KeyError:
+            raise UnknownModelError(name, self.names) from None
+
+    def load_all(self, device: torch.device) -> None:
+        """Load every configured checkpoint onto ``device``; a failure marks that model failed, no more."""
+        self.device = device
+        for slot in self.slots.values():
+            started = time.perf_counter()
+            try:
+                checkpoint = self.load_checkpoint(slot.spec.name)
+            except CheckpointError as exc:
+                slot.state, slot.reason = ModelState.FAILED, str(exc)
+                log.error("model %s failed to load: %s", slot.spec.name, exc)
+            else:
+                self.swap(slot.spec.name, checkpoint, load_seconds=time.perf_counter() - started)
+
+    def load_checkpoint(self, name: str, path: Path | None = None) -> Checkpoint:
+        """Read a checkpoint for ``name`` (its configured path by default) without serving it yet."""
+        spec = self.slot(name).spec
+        checkpoint = models.load(
+            path or spec.checkpoint_path, device=self.device, architecture=spec.architecture
+        )
+        log.info(
+            "loaded model %s version %s from %s on %s", name, checkpoint.version, checkpoint.path, self.device
+        )
+        return checkpoint
+
+    def swap(self, name: str, checkpoint: Checkpoint, load_seconds: float | None = None) -> None:
+        slot = self.slot(name)
+        slot.checkpoint, slot.state, slot.reason = checkpoint, ModelState.READY, None
+        slot.load_seconds = load_seconds
+
+    def get(self, name: str) -> Checkpoint:
+        """The checkpoint serving ``name`` now; raises when the name is unknown or the model not ready."""
+        slot = self.slot(name)
+        if slot.checkpoint is None:
+            raise ModelUnavailableError(name, slot.state, slot.reason)
+        return slot.checkpoint
+
+    @property
+    def ready(self) -> bool:
+        return all(slot.state is ModelState.READY for slot in self.slots.values())

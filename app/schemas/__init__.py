@@ -1,0 +1,1 @@
+"""Request and response bodies, with the examples Swagger shows."""

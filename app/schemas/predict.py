@@ -1,0 +1,92 @@
+"""Bodies of the /predict endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
+
+Pixel = Annotated[FiniteFloat, Field(ge=0, le=255)]
+# One image as 28 rows of 28 pixels, or as 784 values row by row. The exact size is checked by the model.
+PixelImage = list[list[Pixel]] | list[Pixel]
+
+
+class _OneOrMany(BaseModel):
+    """A request that carries either one input or a batch under ``instances``, never both."""
+
+    model_config = ConfigDict(extra="forbid")
+    _single_field: str
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        single = getattr(self, self._single_field) is not None
+        if single == (self.instances is not None):
+            raise ValueError(
+                f"send exactly one of '{self._single_field}' (one input) or 'instances' (a batch)"
+            )
+        if self.instances is not None and not self.instances:
+            raise ValueError("'instances' is empty; send at least one instance")
+        return self
+
+    def batch(self) -> list:
+        return self.instances if self.instances is not None else [getattr(self, self._single_field)]
+
+
+class LogisticRequest(_OneOrMany):
+    _single_field = "features"
+    features: list[FiniteFloat] | None = Field(
+        None, description="One instance: [x1, x2].", examples=[[4.0, 3.0]]
+    )
+    instances: list[list[FiniteFloat]] | None = Field(
+        None, description="A batch of instances: [[x1, x2], ...].", examples=[[[1.0, 2.0], [5.0, 3.0]]]
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"features": [4.0, 3.0]}, {"instances": [[1.0, 2.0], [5.0, 3.0]]}]},
+    )
+
+
+class PixelsRequest(_OneOrMany):
+    _single_field = "pixels"
+    pixels: PixelImage | None = Field(
+        None, description="One image, raw 0..255 pixels, white digit on black: 28x28 nested or 784 flat."
+    )
+    instances: list[PixelImage] | None = Field(None, description="A batch of images, each as for 'pixels'.")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"pixels": [[0] * 28] * 10 + [[0] * 13 + [255] * 2 + [0] * 13] * 8 + [[0] * 28] * 10}
+            ]
+        },
+    )
+
+
+class ModelRef(BaseModel):
+    name: str = Field(examples=["mnist"])
+    version: str = Field(examples=["20261124.120000"])
+    architecture: str = Field(examples=["softmax_regression"])
+
+
+class LogisticPrediction(BaseModel):
+    label: int = Field(description="1 when probability >= the model's threshold, else 0.", examples=[1])
+    probability: float = Field(description="The model's P(y=1).", examples=[0.93])
+
+
+class LogisticResponse(BaseModel):
+    model: ModelRef
+    predictions: list[LogisticPrediction]
+
+
+class DigitPrediction(BaseModel):
+    digit: int = Field(ge=0, le=9, examples=[7])
+    probabilities: list[float] = Field(
+        description="P(digit) for 0..9; sums to 1.", min_length=10, max_length=10
+    )
+
+
+class DigitResponse(BaseModel):
+    model: ModelRef
+    predictions: list[DigitPrediction] = Field(description="One per image, in the order sent.")

@@ -1,0 +1,41 @@
+"""Service configuration: environment variables prefixed SERVE_, read once through get_settings()."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every field is documented in the README's configuration table; keep the two in step."""
+
+    model_config = SettingsConfigDict(env_prefix="SERVE_", frozen=True, extra="ignore")
+
+    logistic_checkpoint: Path = Field(
+        Path("checkpoints/logistic.pt"), description="Logistic regression checkpoint (relative to the cwd)."
+    )
+    mnist_checkpoint: Path = Field(
+        Path("checkpoints/mnist.pt"), description="MNIST softmax regression checkpoint (relative to the cwd)."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Where the models run: auto picks CUDA when a GPU is present."
+    )
+    max_batch_size: int = Field(64, ge=1, description="Most instances or images in one request.")
+    max_upload_bytes: int = Field(
+        256 * 1024, ge=1, description="Largest accepted image file, in bytes (a 28x28 PNG is under 1 KiB)."
+    )
+    max_image_pixels: int = Field(
+        1_000_000,
+        ge=784,
+        description="Largest image (width x height) whose header is even looked at; larger ones are "
+        "refused before decoding, as decompression bombs.",
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,116 @@
+"""Reading image parts out of a multipart/form-data body as it streams in, within size limits.
+
+Starlette's form parser spools every file, however large, to a temporary file before a route sees it.
+Here each part is counted while it arrives, so an oversized file or one file too many is refused at
+once and memory never holds more than ``max_files * max_file_bytes``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from app.errors import MalformedRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
+
+
+@dataclass
+class UploadedFile:
+    filename: str
+    content_type: str
+    data: bytearray = field(default_factory=bytearray)
+
+
+class _PartCollector:
+    """Callbacks for python-multipart's parser; raises as soon as a limit is crossed."""
+
+    def __init__(self, field_name: str, max_files: int, max_file_bytes: int) -> None:
+        self.field_name, self.max_files, self.max_file_bytes = field_name, max_files, max_file_bytes
+        self.files: list[UploadedFile] = []
+        self._headers: dict[bytes, bytes] = {}
+        self._header_name = self._header_value = b""
+        self._current: UploadedFile | None = None
+        self.complete = False
+
+    def callbacks(self) -> dict:
+        return {
+            "on_part_begin": self._on_part_begin,
+            "on_header_field": self._on_header_field,
+            "on_header_value": self._on_header_value,
+            "on_header_end": self._on_header_end,
+            "on_headers_finished": self._on_headers_finished,
+            "on_part_data": self._on_part_data,
+            "on_end": self._on_end,
+        }
+
+    def _on_part_begin(self) -> None:
+        self._headers, self._current = {}, None
+
+    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _on_header_end(self) -> None:
+        self._headers[self._header_name.lower()] = self._header_value
+        self._header_name = self._header_value = b""
+
+    def _on_headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        if name != self.field_name or b"filename" not in options:
+            raise MalformedRequestError(
+                f"unexpected form field {name!r}; send each image as a file part named {self.field_name!r}"
+            )
+        if len(self.files) == self.max_files:
+            raise PayloadTooLargeError(f"too many files: at most {self.max_files} images per request")
+        self._current = UploadedFile(
+            filename=options[b"filename"].decode("utf-8", "replace"),
+            content_type=self._headers.get(b"content-type", b"").decode("latin-1"),
+        )
+        self.files.append(self._current)
+
+    def _on_end(self) -> None:
+        self.complete = True
+
+    def _on_part_data(self, data: bytes, start: int, end: int) -> None:
+        part = self._current
+        if part is None:
+            return
+        part.data += data[start:end]
+        if len(part.data) > self.max_file_bytes:
+            raise PayloadTooLargeError(
+                f"file {part.filename!r} is larger than the upload limit of {self.max_file_bytes} bytes"
+            )
+
+
+async def read_files(
+    request: Request, *, field_name: str, max_files: int, max_file_bytes: int
+) -> list[UploadedFile]:
+    """Every file part of a multipart body, in order; refuses anything else with a ClientError."""
+    content_type, params = parse_options_header(request.headers.get("content-type", ""))
+    if content_type != b"multipart/form-data":
+        raise UnsupportedMediaTypeError(
+            f"expected a multipart/form-data body with image parts named {field_name!r}, "
+            f"got {content_type.decode('latin-1') or 'no content type'}"
+        )
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise MalformedRequestError("multipart/form-data body without a boundary parameter")
+    collector = _PartCollector(field_name, max_files, max_file_bytes)
+    parser = MultipartParser(boundary, collector.callbacks())
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except (MalformedRequestError, PayloadTooLargeError):
+        raise
+    except Exception as exc:  # python-multipart's errors for a broken body
+        raise MalformedRequestError(f"malformed multipart body: {exc}") from None
+    if not collector.complete:
+        raise MalformedRequestError("malformed multipart body: it ends before its closing boundary")
+    if not collector.files:
+        raise MalformedRequestError(f"no file uploaded: send one or more image parts named {field_name!r}")
+    return collector.files
