@@ -1,0 +1,88 @@
+"""Fixtures shared by the whole suite: tiny checkpoints in tmp_path, settings, an app and a client.
+
+Nothing here touches ../shared, the network or a GPU.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from PIL import Image
+
+import models
+from app.main import create_app
+from app.settings import Settings
+
+
+def make_logistic(seed: int = 0) -> models.LogisticRegression:
+    """A logistic model with the toy-set solution's weights, so predictions are meaningful."""
+    torch.manual_seed(seed)
+    model = models.LogisticRegression()
+    with torch.no_grad():
+        model.linear.weight.copy_(torch.tensor([[3.2530, 1.5179]]))
+        model.linear.bias.fill_(-14.4819)
+    return model
+
+
+def make_softmax(seed: int = 0) -> models.SoftmaxRegression:
+    torch.manual_seed(seed)
+    return models.SoftmaxRegression()
+
+
+@pytest.fixture
+def logistic_checkpoint(tmp_path: Path) -> Path:
+    return models.save(
+        make_logistic(), tmp_path / "logistic.pt", version="1.0.0", metadata={"metrics": {"accuracy": 1.0}}
+    )
+
+
+@pytest.fixture
+def mnist_checkpoint(tmp_path: Path) -> Path:
+    return models.save(
+        make_softmax(), tmp_path / "mnist.pt", version="1.0.0", metadata={"metrics": {"accuracy": 0.1}}
+    )
+
+
+@pytest.fixture
+def settings(logistic_checkpoint: Path, mnist_checkpoint: Path) -> Settings:
+    return Settings(logistic_checkpoint=logistic_checkpoint, mnist_checkpoint=mnist_checkpoint, device="cpu")
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as client:  # runs the lifespan, so the models are loaded
+        yield client
+
+
+def encode_image(pixels: torch.Tensor, fmt: str = "PNG", mode: str = "L") -> bytes:
+    """uint8 [H, W] pixels -> the bytes of an image file in ``fmt``."""
+    image = Image.frombytes(
+        "L", (pixels.shape[1], pixels.shape[0]), bytes(pixels.to(torch.uint8).flatten().tolist())
+    )
+    buffer = io.BytesIO()
+    image.convert(mode).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def digit_pixels(seed: int = 0) -> torch.Tensor:
+    """A 28x28 white-on-black blob that looks enough like a stroke for polarity checks."""
+    generator = torch.Generator().manual_seed(seed)
+    pixels = torch.zeros(28, 28, dtype=torch.uint8)
+    pixels[6:22, 12:16] = torch.randint(180, 256, (16, 4), generator=generator, dtype=torch.uint8)
+    return pixels
+
+
+@pytest.fixture
+def png_digit() -> Callable[..., bytes]:
+    return lambda seed=0: encode_image(digit_pixels(seed))
