@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api.routes import health, models, predict
+from app.api.routes import health, models, page, predict
 from app.errors import install_error_handlers
 from app.registry import ModelRegistry, ModelSpec
 from app.settings import Settings, get_settings
@@ -22,6 +22,8 @@ Predictions from two classic PyTorch models:
 * **logistic** — a logistic regression on two numeric features (`POST /predict/logistic`);
 * **mnist** — a softmax regression that reads 28x28 handwritten digits, from image files
   (`POST /predict/mnist`) or pixel arrays (`POST /predict/mnist/pixels`).
+
+[Draw a digit](/) on the service's own page and watch the prediction as you draw.
 """
 
 
@@ -61,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = ModelRegistry(model_specs(settings))
     install_error_handlers(app)
-    for module in (health, models, predict):
+    for module in (health, models, predict, page):
         app.include_router(module.router)
     return app
 
