@@ -55,7 +55,8 @@ def base_url(app: FastAPI) -> Iterator[str]:
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        assert thread.is_alive(), "uvicorn stopped during start-up"
+        assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
         time.sleep(0.01)
     host, port = sock.getsockname()
     yield f"http://{host}:{port}"
@@ -98,7 +99,9 @@ def centre_of_mass(pixels: torch.Tensor) -> tuple[float, float]:
     """(x, y) in pixel-centre coordinates, so the middle of a 28x28 field is (14, 14)."""
     centres = torch.arange(pixels.shape[0], dtype=torch.float64) + 0.5
     mass = pixels.sum()
-    return float((pixels.sum(dim=0) * centres).sum() / mass), float((pixels.sum(dim=1) * centres).sum() / mass)
+    x = (pixels.sum(dim=0) * centres).sum() / mass
+    y = (pixels.sum(dim=1) * centres).sum() / mass
+    return float(x), float(y)
 
 
 def test_downsample_centred_box_fills_20_and_centres_by_mass(page):
@@ -110,7 +113,8 @@ def test_downsample_centred_box_fills_20_and_centres_by_mass(page):
 
 
 def test_downsample_position_on_the_pad_does_not_matter(page):
-    assert torch.equal(ink_boxes(page, 280, 280, (0, 0, 100, 50)), ink_boxes(page, 280, 280, (90, 115, 190, 165)))
+    corner = ink_boxes(page, 280, 280, (0, 0, 100, 50))
+    assert torch.equal(corner, ink_boxes(page, 280, 280, (90, 115, 190, 165)))
 
 
 def test_downsample_odd_sizes_keep_aspect_with_grey_edges(page):
@@ -176,13 +180,14 @@ def test_upload_shows_the_api_prediction(page, base_url, png_digit):
     page.locator("#upload").set_input_files({"name": "three.png", "mimeType": "image/png", "buffer": image})
     expect(page.locator("#digit-caption")).to_contain_text("from three.png")
     expect(page.locator("#digit")).to_have_text(str(expected["digit"]))
-    shown = [float(p) for p in page.locator(".bar").evaluate_all("bars => bars.map(b => b.dataset.probability)")]
+    shown = page.locator(".bar").evaluate_all("bars => bars.map(b => Number(b.dataset.probability))")
     assert shown == pytest.approx(expected["probabilities"])
 
 
 def test_upload_error_detail_is_shown(page):
     page.locator("#upload").set_input_files({"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hi"})
-    expect(page.locator("#digit-error")).to_have_text("422: file 'notes.txt' is not an image that can be read")
+    error = "422: file 'notes.txt' is not an image that can be read"
+    expect(page.locator("#digit-error")).to_have_text(error)
 
 
 def test_logistic_shows_the_api_probability(page, base_url):
