@@ -211,7 +211,7 @@ function setUpDigitPad() {
     }, PREDICT_INTERVAL_MS);
   };
 
-  let last = null;
+  let last = null, strokePointer = null;
   const point = (event) => {
     const rect = pad.getBoundingClientRect();
     return [
@@ -221,6 +221,8 @@ function setUpDigitPad() {
   };
   pad.addEventListener("pointerdown", (event) => {
     event.preventDefault();
+    if (last) return; // one stroke at a time: a second finger does not draw
+    strokePointer = event.pointerId;
     pad.setPointerCapture(event.pointerId);
     last = point(event);
     ctx.beginPath(); // a dot, for a tap without movement
@@ -229,7 +231,7 @@ function setUpDigitPad() {
     schedulePrediction();
   });
   pad.addEventListener("pointermove", (event) => {
-    if (!last) return;
+    if (!last || event.pointerId !== strokePointer) return;
     const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
     ctx.beginPath();
     ctx.moveTo(...last);
@@ -240,8 +242,8 @@ function setUpDigitPad() {
     ctx.stroke();
     schedulePrediction();
   });
-  const endStroke = () => {
-    if (!last) return;
+  const endStroke = (event) => {
+    if (!last || event.pointerId !== strokePointer) return;
     last = null;
     schedulePrediction();
   };
