@@ -19,9 +19,7 @@ from app.api.deps import SettingsDep
 # auto_error=False: the schemes only read the headers (and give Swagger its Authorize button);
 # deciding whether a missing key matters is require_api_key's job.
 bearer_scheme = HTTPBearer(auto_error=False, description="`Authorization: Bearer <SERVE_API_KEY>`")
-api_key_scheme = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="`X-API-Key: <SERVE_API_KEY>`"
-)
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: <SERVE_API_KEY>`")
 
 MISSING_KEY = "missing API key: send Authorization: Bearer <key> or X-API-Key"
 INVALID_KEY = "invalid API key"

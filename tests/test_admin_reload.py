@@ -210,9 +210,11 @@ def test_predictions_keep_flowing_and_match_their_version_during_reloads(admin):
     def hammer() -> None:
         while reloading.is_set():
             response = admin.post("/predict/logistic", json={"features": FEATURES}, headers=AUTH)
-            body = response.json() if response.status_code == 200 else {}
-            version = body.get("model", {}).get("version")
-            outcomes.append((response.status_code, version, body.get("predictions", [{}])[0].get("probability")))
+            if response.status_code != 200:
+                outcomes.append((response.status_code, None, None))
+                continue
+            body = response.json()
+            outcomes.append((200, body["model"]["version"], body["predictions"][0]["probability"]))
 
     def reload_back_and_forth() -> list[int]:
         try:

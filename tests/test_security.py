@@ -100,7 +100,10 @@ def test_probes_and_docs_stay_open_with_key_set(secured, path):
 def test_openapi_offers_both_key_schemes(secured):
     schema = secured.get("/openapi.json").json()
     assert set(schema["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
-    assert schema["paths"]["/predict/logistic"]["post"]["security"] == [{"HTTPBearer": []}, {"APIKeyHeader": []}]
+    assert schema["paths"]["/predict/logistic"]["post"]["security"] == [
+        {"HTTPBearer": []},
+        {"APIKeyHeader": []},
+    ]
     assert "security" not in schema["paths"]["/health/live"]["get"]
 
 

@@ -6,9 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class ReloadRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"path": "mnist-v2.pt"}, {}]}
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"path": "mnist-v2.pt"}, {}]})
 
     path: str | None = Field(
         None,

@@ -21,8 +21,10 @@ router = APIRouter(
     dependencies=[RequireAdminKey],
     responses={
         401: {"description": "API key missing or wrong."},
-        403: {"description": "No API key is configured (admin endpoints are off), or the path is outside "
-              "the reload directory."},
+        403: {
+            "description": "No API key is configured (admin endpoints are off), or the path is outside "
+            "the reload directory."
+        },
     },
 )
 
@@ -62,7 +64,8 @@ async def reload_model(
     name: str, registry: RegistryDep, settings: SettingsDep, body: ReloadRequest | None = None
 ) -> ReloadResponse:
     registry.slot(name)  # an unknown name is a 404 before anything about the path
-    path = None if body is None or body.path is None else allowed_checkpoint_path(body.path, settings.reload_dir)
+    requested = body.path if body is not None else None
+    path = allowed_checkpoint_path(requested, settings.reload_dir) if requested is not None else None
     reloaded = await registry.reload(name, path)
     new, previous = reloaded.checkpoint, reloaded.previous
     previous_version = previous.version if previous is not None else None
