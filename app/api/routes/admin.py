@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Body, status
 
 from app.api.deps import RegistryDep, SettingsDep
 from app.errors import ClientError
@@ -27,6 +28,12 @@ router = APIRouter(
         },
     },
 )
+
+
+_RELOAD_EXAMPLES = {
+    "from_path": {"summary": "Serve mnist-v2.pt from the reload folder", "value": {"path": "mnist-v2.pt"}},
+    "configured": {"summary": "Read the configured checkpoint again", "value": {}},
+}
 
 
 class PathNotAllowedError(ClientError):
@@ -61,7 +68,10 @@ def allowed_checkpoint_path(requested: str, reload_dir: Path) -> Path:
     },
 )
 async def reload_model(
-    name: str, registry: RegistryDep, settings: SettingsDep, body: ReloadRequest | None = None
+    name: str,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    body: Annotated[ReloadRequest | None, Body(openapi_examples=_RELOAD_EXAMPLES)] = None,
 ) -> ReloadResponse:
     registry.slot(name)  # an unknown name is a 404 before anything about the path
     requested = body.path if body is not None else None
