@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api.routes import health, models, page, predict
+from app.api.routes import admin, health, models, page, predict
 from app.errors import install_error_handlers
 from app.registry import ModelRegistry, ModelSpec
+from app.security import RequireApiKey
 from app.settings import Settings, get_settings
 from models import LogisticRegression, SoftmaxRegression, resolve_device
 
@@ -63,8 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = ModelRegistry(model_specs(settings))
     install_error_handlers(app)
-    for module in (health, models, predict, page):
+    for module in (health, page):
         app.include_router(module.router)
+    # Whatever serves or describes a model wants the API key when one is set; probes and docs stay open.
+    for module in (models, predict):
+        app.include_router(module.router, dependencies=[RequireApiKey])
+    app.include_router(admin.router)  # wants the key always, and is off without one
     return app
 
 
