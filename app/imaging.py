@@ -90,7 +90,7 @@ def _open(data: bytes | bytearray, filename: str, max_pixels: int) -> Image.Imag
 
 
 def _unsupported(filename: str, found: str) -> str:
-    return f"file {filename!r} is a {found} file; supported image formats: {', '.join(SUPPORTED_FORMATS)}"
+    return f"file {filename!r} is in {found} format; supported image formats: {', '.join(SUPPORTED_FORMATS)}"
 
 
 def _to_luminance(image: Image.Image) -> Image.Image:
