@@ -11,11 +11,13 @@ from models import DeviceUnavailableError
 def test_startup_cuda_without_gpu_fails(settings, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     app = create_app(settings.model_copy(update={"device": "cuda"}))
-    with pytest.raises(
-        DeviceUnavailableError, match="device 'cuda' was requested but no CUDA GPU is available"
+    with (
+        pytest.raises(
+            DeviceUnavailableError, match="device 'cuda' was requested but no CUDA GPU is available"
+        ),
+        TestClient(app),
     ):
-        with TestClient(app):
-            pass
+        pass
 
 
 def test_startup_auto_without_gpu_serves_on_cpu(settings, monkeypatch):
