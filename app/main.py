@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.api.routes import admin, health, models, page, predict
 from app.errors import install_error_handlers
@@ -55,7 +56,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(
+    # Swagger UI and ReDoc assets are served by the app itself, so /docs works without internet.
+    app = FastAPIOffline(
         title="Digit & logistic prediction service",
         version="0.1.0",
         description=DESCRIPTION,
