@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api.routes import health, models, predict
+from app.api.routes import health, models, predict, v2
 from app.errors import install_error_handlers
 from app.registry import ModelRegistry, ModelSpec
 from app.settings import Settings, get_settings
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, models, predict):
         app.include_router(module.router)
+    app.include_router(v2.router)  # the Open Inference Protocol, with its own error shape
     return app
 
 
