@@ -62,14 +62,15 @@ class _JsonHeaderRequest(Request):
 
 
 async def with_json_header(request: Request) -> Request:
-    """Let FastAPI parse and validate the JSON header of a binary-extension body like any JSON body.
+    """Let FastAPI parse and validate the JSON header of a body like any JSON body.
 
-    The tensor bytes after the header are kept for ``binary_data``.
+    The protocol's bodies are JSON whatever their Content-Type says (clients send none, or
+    application/octet-stream with binary tensors). The tensor bytes after the header are kept for
+    ``binary_data``.
     """
-    header_length = request.headers.get(HEADER_LENGTH)
-    if header_length is None:
+    if request.method != "POST":
         return request
-    header, tail = split_body(await request.body(), header_length)
+    header, tail = split_body(await request.body(), request.headers.get(HEADER_LENGTH))
     headers = [(k, v) for k, v in request.scope["headers"] if k not in (b"content-type", b"content-length")]
     headers.append((b"content-type", b"application/json"))
     return _JsonHeaderRequest({**request.scope, "headers": headers, _SCOPE_KEY: tail}, header)
