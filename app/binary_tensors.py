@@ -115,7 +115,8 @@ def tensor_from_json(name: str, datatype: Datatype, shape: list[int], data: list
     _check_count(name, shape, values.numel())
     if datatype.is_integer:
         info = torch.iinfo(datatype.torch_dtype)
-        if not bool((values == values.round()).all() & (values >= info.min).all() & (values <= info.max).all()):
+        in_range = (values == values.round()) & (values >= info.min) & (values <= info.max)
+        if not bool(in_range.all()):
             raise InvalidContentError(
                 f"input {name!r}: {datatype.name} values must be integers in {info.min}..{info.max}"
             )

@@ -25,7 +25,7 @@ class TensorSpec:
 
     def accepts_shape(self, shape: list[int]) -> bool:
         return any(
-            len(shape) == len(spec) and all(s == d or s == ANY for s, d in zip(spec, shape, strict=True))
+            len(shape) == len(spec) and all(s in (d, ANY) for s, d in zip(spec, shape, strict=True))
             for spec in self.shapes
         )
 

@@ -132,7 +132,9 @@ async def model_ready(name: str, registry: RegistryDep, response: Response) -> M
 
 
 @router.get("/models/{name}/versions/{version}/ready", summary="Model readiness, of one version")
-async def model_version_ready(name: str, version: str, registry: RegistryDep, response: Response) -> ModelReady:
+async def model_version_ready(
+    name: str, version: str, registry: RegistryDep, response: Response
+) -> ModelReady:
     return _readiness(registry, name, version, response)
 
 
