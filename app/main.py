@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api.routes import health, models, predict, v2
+from app.api.routes import admin, health, models, page, predict, v2
 from app.errors import install_error_handlers
 from app.registry import ModelRegistry, ModelSpec
+from app.security import RequireApiKey
 from app.settings import Settings, get_settings
 from models import LogisticRegression, SoftmaxRegression, resolve_device
 
@@ -22,6 +23,8 @@ Predictions from two classic PyTorch models:
 * **logistic** — a logistic regression on two numeric features (`POST /predict/logistic`);
 * **mnist** — a softmax regression that reads 28x28 handwritten digits, from image files
   (`POST /predict/mnist`) or pixel arrays (`POST /predict/mnist/pixels`).
+
+[Draw a digit](/) on the service's own page and watch the prediction as you draw.
 """
 
 
@@ -61,9 +64,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = ModelRegistry(model_specs(settings))
     install_error_handlers(app)
-    for module in (health, models, predict):
+    for module in (health, page):
         app.include_router(module.router)
-    app.include_router(v2.router)  # the Open Inference Protocol, with its own error shape
+    app.include_router(v2.router)  # the Open Inference Protocol's probes and server metadata
+    # Whatever serves or describes a model wants the API key when one is set; probes and docs stay open.
+    for module in (models, predict):
+        app.include_router(module.router, dependencies=[RequireApiKey])
+    app.include_router(v2.model_router, dependencies=[RequireApiKey])
+    app.include_router(admin.router)  # wants the key always, and is off without one
     return app
 
 

@@ -280,3 +280,21 @@ def test_errors_outside_v2_keep_the_detail_shape(client):
     response = client.get("/models/nope")
     assert response.status_code == 404
     assert response.json() == {"detail": "unknown model 'nope'; available: logistic, mnist"}
+
+
+@pytest.fixture
+def keyed_client(settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings.model_copy(update={"api_key": "s3cret"}))) as client:
+        yield client
+
+
+def test_model_endpoints_want_the_api_key_when_one_is_set(keyed_client):
+    response = keyed_client.get("/v2/models/mnist")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json() == {"error": "missing API key: send Authorization: Bearer <key> or X-API-Key"}
+
+
+def test_server_probes_stay_open_when_a_key_is_set(keyed_client):
+    response = keyed_client.get("/v2/health/ready")
+    assert (response.status_code, response.json()) == (200, {"ready": True})

@@ -71,7 +71,8 @@ def _error_response(request: Request, exc: Exception) -> JSONResponse:
         code, message = status.HTTP_500_INTERNAL_SERVER_ERROR, "internal server error"
     if code == status.HTTP_422_UNPROCESSABLE_CONTENT:
         code = status.HTTP_400_BAD_REQUEST
-    return JSONResponse({"error": message}, status_code=code)
+    headers = exc.headers if isinstance(exc, HTTPException) else None  # e.g. a 401's WWW-Authenticate
+    return JSONResponse({"error": message}, status_code=code, headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -94,9 +95,14 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 
-router = APIRouter(
-    prefix="/v2", tags=["open inference protocol"], route_class=ProtocolRoute, responses=_ERRORS
-)
+_ROUTER_OPTIONS: dict[str, Any] = {
+    "tags": ["open inference protocol"],
+    "route_class": ProtocolRoute,
+    "responses": _ERRORS,
+}
+# Two routers, so that the app can guard the model endpoints and leave the probes open.
+router = APIRouter(prefix="/v2", **_ROUTER_OPTIONS)
+model_router = APIRouter(prefix="/v2/models", **_ROUTER_OPTIONS)
 
 
 @router.get("", summary="Server metadata", response_model=ServerMetadata)
@@ -116,22 +122,22 @@ async def server_ready(registry: RegistryDep, response: Response) -> ServerReady
     return ServerReady(ready=registry.ready)
 
 
-@router.get("/models/{name}", summary="Model metadata: its input and output tensors")
+@model_router.get("/{name}", summary="Model metadata: its input and output tensors")
 async def model_metadata(name: str, registry: RegistryDep) -> ModelMetadata:
     return _metadata(name, _served(registry, name))
 
 
-@router.get("/models/{name}/versions/{version}", summary="Model metadata, of one version")
+@model_router.get("/{name}/versions/{version}", summary="Model metadata, of one version")
 async def model_version_metadata(name: str, version: str, registry: RegistryDep) -> ModelMetadata:
     return _metadata(name, _served(registry, name, version))
 
 
-@router.get("/models/{name}/ready", summary="Model readiness", response_model=ModelReady)
+@model_router.get("/{name}/ready", summary="Model readiness", response_model=ModelReady)
 async def model_ready(name: str, registry: RegistryDep, response: Response) -> ModelReady:
     return _readiness(registry, name, None, response)
 
 
-@router.get("/models/{name}/versions/{version}/ready", summary="Model readiness, of one version")
+@model_router.get("/{name}/versions/{version}/ready", summary="Model readiness, of one version")
 async def model_version_ready(
     name: str, version: str, registry: RegistryDep, response: Response
 ) -> ModelReady:
@@ -149,14 +155,14 @@ _INFER_DOC = {
 }
 
 
-@router.post("/models/{name}/infer", **_INFER_DOC)
+@model_router.post("/{name}/infer", **_INFER_DOC)
 async def infer(
     name: str, body: InferenceRequest, request: Request, registry: RegistryDep, settings: SettingsDep
 ) -> Response:
     return _infer(name, _served(registry, name), body, request, settings)
 
 
-@router.post("/models/{name}/versions/{version}/infer", **_INFER_DOC)
+@model_router.post("/{name}/versions/{version}/infer", **_INFER_DOC)
 async def infer_version(
     name: str,
     version: str,
