@@ -38,6 +38,12 @@ class MalformedRequestError(ClientError):
     status_code = status.HTTP_400_BAD_REQUEST
 
 
+class NotFoundError(ClientError):
+    """Something the request names that does not exist here, such as a model version."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+
+
 class PayloadTooLargeError(ClientError):
     status_code = status.HTTP_413_CONTENT_TOO_LARGE
 
@@ -55,6 +61,13 @@ _STATUS_OF: dict[type[Exception], int] = {
 }
 
 
+def status_code_for(exc: Exception) -> int | None:
+    """The HTTP status of an error a client can cause; None for anything else (a bug)."""
+    if isinstance(exc, ClientError):
+        return exc.status_code
+    return next((code for cls, code in _STATUS_OF.items() if isinstance(exc, cls)), None)
+
+
 def _detail(status_code: int, detail: object) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status_code)
 
@@ -64,8 +77,7 @@ async def _client_error(_: Request, exc: ClientError) -> JSONResponse:
 
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
-    status_code = next(code for cls, code in _STATUS_OF.items() if isinstance(exc, cls))
-    return _detail(status_code, str(exc))
+    return _detail(status_code_for(exc), str(exc))
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from app.api.routes import admin, health, models, page, predict
+from app.api.routes import admin, health, models, page, predict, v2
 from app.errors import install_error_handlers
 from app.registry import ModelRegistry, ModelSpec
 from app.security import RequireApiKey
@@ -68,9 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, page):
         app.include_router(module.router)
+    app.include_router(v2.router)  # the Open Inference Protocol's probes and server metadata
     # Whatever serves or describes a model wants the API key when one is set; probes and docs stay open.
     for module in (models, predict):
         app.include_router(module.router, dependencies=[RequireApiKey])
+    app.include_router(v2.model_router, dependencies=[RequireApiKey])
     app.include_router(admin.router)  # wants the key always, and is off without one
     return app
 
