@@ -8,8 +8,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api.routes import health, models, predict
+from app.api.routes import health, metrics, models, predict
 from app.errors import install_error_handlers
+from app.observability.body_limit import BodyLimitMiddleware
+from app.observability.metrics import mark_worker_exited
+from app.observability.middleware import ObservabilityMiddleware
 from app.registry import ModelRegistry, ModelSpec
 from app.settings import Settings, get_settings
 from models import LogisticRegression, SoftmaxRegression, resolve_device
@@ -48,6 +51,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     device = resolve_device(settings.device)  # cuda without a GPU stops start-up here, with the reason
     app.state.registry.load_all(device)
     yield
+    mark_worker_exited()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,8 +65,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = ModelRegistry(model_specs(settings))
     install_error_handlers(app)
-    for module in (health, models, predict):
+    for module in (health, models, predict, metrics):
         app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.request_body_limit)
+    # The last added runs first: requests refused by the body limit are counted and logged too.
+    app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log, debug=settings.debug)
     return app
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 import models
+from app.observability.metrics import record_model_loaded
 from models import Checkpoint, CheckpointError
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ class ModelRegistry:
         slot = self.slot(name)
         slot.checkpoint, slot.state, slot.reason = checkpoint, ModelState.READY, None
         slot.load_seconds = load_seconds
+        record_model_loaded(name, checkpoint, load_seconds)
 
     def get(self, name: str) -> Checkpoint:
         """The checkpoint serving ``name`` now; raises when the name is unknown or the model not ready."""
