@@ -29,6 +29,7 @@ router = APIRouter(prefix="/predict", tags=["predict"])
 
 _ERRORS = error_responses(
     {
+        400: "A body that cannot be parsed: not UTF-8 JSON, or a broken multipart body.",
         413: "More instances or files than allowed, a file over the size limit, or too large a body.",
         422: "Input the model cannot take; `detail` says what and where.",
         503: "The model is not loaded.",
@@ -67,6 +68,13 @@ def _check_batch(count: int, settings: Settings) -> None:
         )
 
 
+def _check_feature_counts(rows: list[list[float]], in_features: int) -> None:
+    """Name the first instance of the wrong length (ragged rows would otherwise fail inside torch)."""
+    for index, row in enumerate(rows):
+        if len(row) != in_features:
+            raise InvalidContentError(f"instance {index}: expected {in_features} features, got {len(row)}")
+
+
 def _digit_response(checkpoint: Checkpoint, pixels: torch.Tensor) -> DigitResponse:
     digits, probabilities = predict_digits(checkpoint, pixels)
     return DigitResponse(
@@ -88,6 +96,7 @@ async def predict_logistic_route(
 ) -> LogisticResponse:
     rows = body.batch()
     _check_batch(len(rows), settings)
+    _check_feature_counts(rows, checkpoint.config.in_features)
     probabilities, labels = predict_logistic(checkpoint, rows)
     return LogisticResponse(
         model=_model_ref("logistic", checkpoint),
@@ -109,7 +118,7 @@ async def predict_logistic_route(
     response_model=DigitResponse,
     responses={
         **_ERRORS,
-        **error_responses({400: "Malformed multipart body.", 415: "Not a supported image format."}),
+        **error_responses({415: "Not a supported image format."}),
     },
     openapi_extra=_UPLOAD_BODY,
 )
