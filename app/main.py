@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api.routes import health, metrics, models, predict
+from app.api.routes import admin, health, metrics, models, page, predict
 from app.errors import install_error_handlers
 from app.observability.body_limit import BodyLimitMiddleware
 from app.observability.metrics import mark_worker_exited
 from app.observability.middleware import ObservabilityMiddleware
 from app.registry import ModelRegistry, ModelSpec
+from app.security import RequireApiKey, RequireApiKeyForMetrics
 from app.settings import Settings, get_settings
 from models import LogisticRegression, SoftmaxRegression, resolve_device
 
@@ -25,6 +26,8 @@ Predictions from two classic PyTorch models:
 * **logistic** — a logistic regression on two numeric features (`POST /predict/logistic`);
 * **mnist** — a softmax regression that reads 28x28 handwritten digits, from image files
   (`POST /predict/mnist`) or pixel arrays (`POST /predict/mnist/pixels`).
+
+[Draw a digit](/) on the service's own page and watch the prediction as you draw.
 """
 
 
@@ -65,8 +68,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = ModelRegistry(model_specs(settings))
     install_error_handlers(app)
-    for module in (health, models, predict, metrics):
+    for module in (health, page):
         app.include_router(module.router)
+    # Whatever serves or describes a model wants the API key when one is set; probes and docs stay open.
+    for module in (models, predict):
+        app.include_router(module.router, dependencies=[RequireApiKey])
+    app.include_router(admin.router)  # wants the key always, and is off without one
+    app.include_router(metrics.router, dependencies=[RequireApiKeyForMetrics])
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.request_body_limit)
     # The last added runs first: requests refused by the body limit are counted and logged too.
     app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log, debug=settings.debug)
