@@ -82,7 +82,25 @@ def send_until_answered(port: int, head: bytes, frame) -> bytes:
             pending, sent = pending[written:], sent + written
         assert sent < BODY_BYTES, "the server read the whole body"
         sock.settimeout(10)
-        return sock.recv(65536)
+        return read_response(sock)
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One whole response (headers and Content-Length body), read before the server resets the socket."""
+    answer = b""
+    while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < body_length(answer):
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed mid-response: {answer!r}"
+        answer += chunk
+    return answer
+
+
+def body_length(answer: bytes) -> int:
+    for line in answer.partition(b"\r\n\r\n")[0].split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            return int(value)
+    return 0
 
 
 def test_server_refuses_500mb_chunked_body_with_bounded_memory(server):
