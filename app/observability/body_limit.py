@@ -52,7 +52,9 @@ class BodyLimitMiddleware:
                     for message in _too_large_response(int(value), self.limit):
                         await send(message)
                     return
-                break
+                # The server delivers exactly the declared length, so there is nothing left to count.
+                await self.app(scope, receive, send)
+                return
         await _LimitedRequest(self.app, self.limit, send)(scope, receive)
 
 

@@ -14,6 +14,13 @@ from typing import Any
 
 from app.settings import Settings
 
+# No line here shows the caller's file, thread or process; not collecting them makes each record several
+# microseconds cheaper, which counts at thousands of request lines a second (logging docs: Optimization).
+logging._srcfile = None
+logging.logThreads = False
+logging.logProcesses = False
+logging.logMultiprocessing = False
+
 # The id of the request being handled in this task; "-" outside requests (start-up, shutdown).
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
