@@ -71,6 +71,12 @@ async def with_json_header(request: Request) -> Request:
     if request.method != "POST":
         return request
     header, tail = split_body(await request.body(), request.headers.get(HEADER_LENGTH))
+    try:
+        header.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedRequestError(
+            f"request body is not valid UTF-8 JSON: {exc.reason} at byte {exc.start}"
+        ) from None
     headers = [(k, v) for k, v in request.scope["headers"] if k not in (b"content-type", b"content-length")]
     headers.append((b"content-type", b"application/json"))
     return _JsonHeaderRequest({**request.scope, "headers": headers, _SCOPE_KEY: tail}, header)

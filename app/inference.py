@@ -2,23 +2,45 @@
 
 from __future__ import annotations
 
+import time
+
 import torch
 
+from app.observability.metrics import INFERENCE_SECONDS, PREDICTIONS
 from models import Checkpoint
+
+# Label children resolved once: a request then pays one observe and one inc per prediction.
+_LOGISTIC_SECONDS = INFERENCE_SECONDS.labels("logistic")
+_DIGIT_SECONDS = INFERENCE_SECONDS.labels("mnist")
+_LOGISTIC_LABELS = [PREDICTIONS.labels("logistic", str(label)) for label in (0, 1)]
+_DIGITS = [PREDICTIONS.labels("mnist", str(digit)) for digit in range(10)]
 
 
 def predict_logistic(checkpoint: Checkpoint, rows: list[list[float]]) -> tuple[list[float], list[int]]:
     """Feature rows -> (P(y=1) per row, label per row under the checkpoint's threshold)."""
     model = checkpoint.model
     features = torch.tensor(rows, dtype=torch.float32)
+    started = time.perf_counter()
     with torch.inference_mode():
         probabilities = model(model.preprocess(features)).cpu().tolist()
+    _LOGISTIC_SECONDS.observe(time.perf_counter() - started)
     threshold = model.config.threshold
-    return probabilities, [int(p >= threshold) for p in probabilities]
+    labels = [int(p >= threshold) for p in probabilities]
+    _count(_LOGISTIC_LABELS, labels)
+    return probabilities, labels
 
 
 def predict_digits(checkpoint: Checkpoint, pixels: torch.Tensor) -> tuple[list[int], list[list[float]]]:
     """Raw 0..255 pixels [N, 28, 28] or [N, 784] -> (digit per image, ten probabilities per image)."""
+    started = time.perf_counter()
     with torch.inference_mode():
         probabilities = checkpoint.model.predict_proba(pixels).cpu()
-    return probabilities.argmax(dim=-1).tolist(), probabilities.tolist()
+    _DIGIT_SECONDS.observe(time.perf_counter() - started)
+    digits = probabilities.argmax(dim=-1).tolist()
+    _count(_DIGITS, digits)
+    return digits, probabilities.tolist()
+
+
+def _count(counters: list, classes: list[int]) -> None:
+    for cls in classes:
+        counters[cls].inc()

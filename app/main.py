@@ -9,10 +9,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from app.api.routes import admin, health, models, page, predict, v2
+from app.api.routes import admin, health, metrics, models, page, predict, v2
 from app.errors import install_error_handlers
+from app.observability.body_limit import BodyLimitMiddleware
+from app.observability.metrics import mark_worker_exited
+from app.observability.middleware import ObservabilityMiddleware
 from app.registry import ModelRegistry, ModelSpec
-from app.security import RequireApiKey
+from app.security import RequireApiKey, RequireApiKeyForMetrics
 from app.settings import Settings, get_settings
 from models import LogisticRegression, SoftmaxRegression, resolve_device
 
@@ -52,6 +55,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     device = resolve_device(settings.device)  # cuda without a GPU stops start-up here, with the reason
     app.state.registry.load_all(device)
     yield
+    mark_worker_exited()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -74,6 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, dependencies=[RequireApiKey])
     app.include_router(v2.model_router, dependencies=[RequireApiKey])
     app.include_router(admin.router)  # wants the key always, and is off without one
+    app.include_router(metrics.router, dependencies=[RequireApiKeyForMetrics])
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.request_body_limit)
+    # The last added runs first: requests refused by the body limit are counted and logged too.
+    app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log, debug=settings.debug)
     return app
 
 

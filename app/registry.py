@@ -13,6 +13,7 @@ import torch
 from anyio import to_thread
 
 import models
+from app.observability.metrics import record_model_loaded
 from models import Checkpoint, CheckpointError
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class ModelRegistry:
         slot = self.slot(name)
         slot.checkpoint, slot.state, slot.reason = checkpoint, ModelState.READY, None
         slot.load_seconds = load_seconds
+        record_model_loaded(name, checkpoint, load_seconds)
 
     def get(self, name: str) -> Checkpoint:
         """The checkpoint serving ``name`` now; raises when the name is unknown or the model not ready."""

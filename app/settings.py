@@ -53,6 +53,34 @@ class Settings(BaseSettings):
             raise ValueError("SERVE_API_KEY is blank; unset it to run without a key")
         return key
 
+    # Observability and request limits: logs, request ids, the request body limit (README: "Observability").
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as readable text, or as one JSON object per line for log shippers."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Least severe level logged."
+    )
+    access_log: bool = Field(
+        True, description="One log line per request (replaces uvicorn's access log, which is then off)."
+    )
+    debug: bool = Field(
+        False,
+        description="Log at DEBUG level and add query strings to request lines. Request bodies (uploads, "
+        "features) are never logged.",
+    )
+    max_request_bytes: int | None = Field(
+        None,
+        ge=1,
+        description="Largest request body, in bytes, refused with 413 before it is read; default: "
+        "max_batch_size * max_upload_bytes plus 1 MiB for multipart headers.",
+    )
+
+    @property
+    def request_body_limit(self) -> int:
+        if self.max_request_bytes is not None:
+            return self.max_request_bytes
+        return self.max_batch_size * self.max_upload_bytes + 1024 * 1024
+
 
 @lru_cache
 def get_settings() -> Settings:

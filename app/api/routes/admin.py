@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, status
 from app.api.deps import RegistryDep, SettingsDep
 from app.errors import ClientError
 from app.schemas.admin import ReloadRequest, ReloadResponse
+from app.schemas.errors import error_responses
 from app.security import RequireAdminKey
 
 log = logging.getLogger(__name__)
@@ -20,13 +21,13 @@ router = APIRouter(
     prefix="/admin",
     tags=["admin"],
     dependencies=[RequireAdminKey],
-    responses={
-        401: {"description": "API key missing or wrong."},
-        403: {
-            "description": "No API key is configured (admin endpoints are off), or the path is outside "
-            "the reload directory."
-        },
-    },
+    responses=error_responses(
+        {
+            401: "API key missing or wrong.",
+            403: "No API key is configured (admin endpoints are off), or the path is outside "
+            "the reload directory.",
+        }
+    ),
 )
 
 
@@ -62,10 +63,13 @@ def allowed_checkpoint_path(requested: str, reload_dir: Path) -> Path:
         "model run one at a time. Needs the API key; off when SERVE_API_KEY is not set."
     ),
     response_model=ReloadResponse,
-    responses={
-        404: {"description": "No model of that name."},
-        422: {"description": "The checkpoint is missing, corrupt, another architecture or mis-shaped."},
-    },
+    responses=error_responses(
+        {
+            400: "A body that cannot be parsed as JSON.",
+            404: "No model of that name.",
+            422: "The checkpoint is missing, corrupt, another architecture or mis-shaped.",
+        }
+    ),
 )
 async def reload_model(
     name: str,

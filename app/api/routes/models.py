@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from app.api.deps import RegistryDep
 from app.registry import ModelSlot
+from app.schemas.errors import error_responses
 from app.schemas.health import CheckpointInfo, ModelInfo, ModelList
 
 router = APIRouter(prefix="/models", tags=["models"])
@@ -22,7 +23,7 @@ async def list_models(registry: RegistryDep) -> ModelList:
     "/{name}",
     summary="Describe one served model",
     response_model=ModelInfo,
-    responses={404: {"description": "No model of that name."}},
+    responses=error_responses({404: "No model of that name."}),
 )
 async def get_model(name: str, registry: RegistryDep) -> ModelInfo:
     return model_info(registry.slot(name))

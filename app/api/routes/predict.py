@@ -11,6 +11,7 @@ from app.api.deps import LogisticModelDep, MnistModelDep, SettingsDep
 from app.errors import InvalidContentError, PayloadTooLargeError
 from app.imaging import SUPPORTED_FORMATS, InvertMode, decode_digit
 from app.inference import predict_digits, predict_logistic
+from app.schemas.errors import error_responses
 from app.schemas.examples import LOGISTIC_BATCH, LOGISTIC_SINGLE, PIXELS_BATCH, PIXELS_SINGLE
 from app.schemas.predict import (
     DigitPrediction,
@@ -27,11 +28,14 @@ from models import Checkpoint
 
 router = APIRouter(prefix="/predict", tags=["predict"])
 
-_ERRORS = {
-    413: {"description": "More instances or files than allowed, or a file over the size limit."},
-    422: {"description": "Input the model cannot take; `detail` says what and where."},
-    503: {"description": "The model is not loaded."},
-}
+_ERRORS = error_responses(
+    {
+        400: "A body that cannot be parsed: not UTF-8 JSON, or a broken multipart body.",
+        413: "More instances or files than allowed, a file over the size limit, or too large a body.",
+        422: "Input the model cannot take; `detail` says what and where.",
+        503: "The model is not loaded.",
+    }
+)
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
@@ -132,8 +136,7 @@ async def predict_logistic_route(
     response_model=DigitResponse,
     responses={
         **_ERRORS,
-        400: {"description": "Malformed multipart body."},
-        415: {"description": "Not a supported image format."},
+        **error_responses({415: "Not a supported image format."}),
     },
     openapi_extra=_UPLOAD_BODY,
 )

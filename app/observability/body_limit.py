@@ -1,0 +1,91 @@
+"""Refusing request bodies over a size limit with 413, before they are read or while they stream in.
+
+A declared ``Content-Length`` over the limit is refused without reading a byte. A chunked body (no
+length) is counted as the app reads it; once over the limit, the app sees an error from ``receive``
+and whatever it answers is replaced by the 413, unless its response has already begun. uvicorn stops
+reading from the socket while the app is not receiving, so memory stays bounded either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BodyTooLargeError(Exception):
+    """Raised from ``receive`` into the app once the body crosses the limit."""
+
+
+def too_large_detail(declared_size: int | None, limit: int) -> str:
+    size = f"of {declared_size} bytes " if declared_size is not None else ""
+    return f"request body {size}exceeds the limit of {limit} bytes"
+
+
+def _too_large_response(declared_size: int | None, limit: int) -> tuple[Message, Message]:
+    body = json.dumps({"detail": too_large_detail(declared_size, limit)})
+    start: Message = {
+        "type": "http.response.start",
+        "status": 413,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),  # the rest of the body is never read: the connection can't be reused
+        ],
+    }
+    return start, {"type": "http.response.body", "body": body.encode()}
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.limit = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if value.isdigit() and int(value) > self.limit:
+                    for message in _too_large_response(int(value), self.limit):
+                        await send(message)
+                    return
+                # The server delivers exactly the declared length, so there is nothing left to count.
+                await self.app(scope, receive, send)
+                return
+        await _LimitedRequest(self.app, self.limit, send)(scope, receive)
+
+
+class _LimitedRequest:
+    """One request whose body is counted as it is received."""
+
+    def __init__(self, app: ASGIApp, limit: int, send: Send) -> None:
+        self.app, self.limit, self.send = app, limit, send
+        self.received = 0
+        self.exceeded = False
+        self.response_started = False
+
+    async def __call__(self, scope: Scope, receive: Receive) -> None:
+        async def counting_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                self.received += len(message.get("body", b""))
+                if self.received > self.limit:
+                    self.exceeded = True
+                    raise BodyTooLargeError
+            return message
+
+        with contextlib.suppress(BodyTooLargeError):
+            await self.app(scope, counting_receive, self._send)
+        if self.exceeded and not self.response_started:
+            for message in _too_large_response(None, self.limit):
+                await self.send(message)
+
+    async def _send(self, message: Message) -> None:
+        if self.exceeded and not self.response_started:
+            return  # the app's answer to the error we raised; the 413 goes out instead
+        if message["type"] == "http.response.start":
+            self.response_started = True
+        await self.send(message)

@@ -1,0 +1,97 @@
+"""Log lines as readable text or JSON, each stamped with the id of the request it belongs to.
+
+``logging_config`` is a ``logging.config.dictConfig`` dict; ``serve`` hands it to uvicorn, which applies
+it in every worker, so uvicorn's own lines (start-up, errors) come out in the same format.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from contextvars import ContextVar
+from typing import Any
+
+from app.settings import Settings
+
+# No line here shows the caller's file, thread or process; not collecting them makes each record several
+# microseconds cheaper, which counts at thousands of request lines a second (logging docs: Optimization).
+logging._srcfile = None
+logging.logThreads = False
+logging.logProcesses = False
+logging.logMultiprocessing = False
+
+# The id of the request being handled in this task; "-" outside requests (start-up, shutdown).
+request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+
+# Attributes every LogRecord has; anything else on a record came through ``extra=`` and is a field.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "request_id",
+    "color_message",  # uvicorn's coloured copy of the message
+}
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id, and any ``extra`` fields."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second, self._second_text = -1, ""  # the timestamp down to the second, reused within it
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": self._timestamp(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRIBUTES:
+                line[key] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+    def _timestamp(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{int(created % 1 * 1000):03d}Z"
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
+
+
+def logging_config(settings: Settings) -> dict[str, Any]:
+    formatter = {"()": JsonFormatter} if settings.log_format == "json" else {"format": TEXT_FORMAT}
+    level = "DEBUG" if settings.debug else settings.log_level
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"default": formatter},
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "default",
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"handlers": ["default"], "level": level},
+        # uvicorn's loggers come with handlers of their own; send their lines through ours instead.
+        "loggers": {
+            name: {"handlers": [], "propagate": True, "level": level}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    }

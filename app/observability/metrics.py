@@ -1,0 +1,94 @@
+"""Every Prometheus metric the service exports, and the functions that update them.
+
+With several uvicorn workers, each is its own process: prometheus-client's multiprocess mode (turned on by
+``PROMETHEUS_MULTIPROC_DIR``, which ``serve`` sets for workers > 1) keeps values in files there, and
+/metrics adds up every worker's. Gauges say how: ``livesum`` adds live workers, ``livemax`` takes the
+largest. Info metrics do not work in that mode, so model info is a gauge with labels, valued 1.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from models import Checkpoint
+
+# Requests here take from a tenth of a millisecond (JSON) to tens of milliseconds (a batch of images).
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total",
+    "HTTP requests answered, by method, route template and status.",
+    ["method", "route", "status"],
+)
+HTTP_REQUEST_SECONDS = Histogram(
+    "http_request_duration_seconds",
+    "Time from request start to response end, by method, route and status.",
+    ["method", "route", "status"],
+    buckets=_LATENCY_BUCKETS,
+)
+HTTP_IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being handled now.", multiprocess_mode="livesum")
+INFERENCE_SECONDS = Histogram(
+    "model_inference_duration_seconds",
+    "Time spent in the model's forward pass, per request, by model.",
+    ["model"],
+    buckets=_LATENCY_BUCKETS,
+)
+PREDICTIONS = Counter(
+    "model_predictions_total", "Predictions made, by model and predicted class.", ["model", "label"]
+)
+MODEL_LOAD_SECONDS = Gauge(
+    "model_load_duration_seconds",
+    "Time the serving checkpoint took to load, by model.",
+    ["model"],
+    multiprocess_mode="livemax",
+)
+MODEL_INFO = Gauge(
+    "model_info",
+    "1 for the checkpoint each model serves now (0 for one it served before a reload).",
+    ["model", "version", "device"],
+    multiprocess_mode="livemax",
+)
+
+_served: dict[str, tuple[str, str]] = {}  # model -> (version, device) labels of MODEL_INFO set to 1
+
+
+def record_model_loaded(name: str, checkpoint: Checkpoint, load_seconds: float | None) -> None:
+    """Point the model's info and load time at ``checkpoint``; called on every (re)load."""
+    previous = _served.get(name)
+    current = (checkpoint.version, str(checkpoint.device))
+    if previous is not None and previous != current:
+        MODEL_INFO.labels(name, *previous).set(0)
+    MODEL_INFO.labels(name, *current).set(1)
+    _served[name] = current
+    if load_seconds is not None:
+        MODEL_LOAD_SECONDS.labels(name).set(load_seconds)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text of every metric (summed over workers in multiprocess mode), and its type."""
+    if multiprocess_dir():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def mark_worker_exited() -> None:
+    """Drop this worker's live gauges (in-flight, model info) from the totals when it shuts down."""
+    if multiprocess_dir():
+        multiprocess.mark_process_dead(os.getpid())

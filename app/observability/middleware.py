@@ -1,0 +1,111 @@
+"""One pure ASGI middleware for what every request leaves behind: a request id, metrics, a log line.
+
+Pure ASGI rather than BaseHTTPMiddleware, which runs the app in a separate task and costs a large share
+of a fast endpoint's throughput. Per request this does a header scan, two clock reads, a dict look-up
+for the label children, and one log call.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.observability.logs import request_id_var
+from app.observability.metrics import HTTP_IN_FLIGHT, HTTP_REQUEST_SECONDS, HTTP_REQUESTS
+
+access_log = logging.getLogger("app.access")
+
+REQUEST_ID_HEADER = b"x-request-id"
+# A client's id is kept only when it is short and plain, so it cannot forge log lines or bloat them.
+_SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED_ROUTE = "unmatched"  # one label for every path no route serves, to bound the series count
+
+
+def request_id_from(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The client's X-Request-ID when it is safe to echo, else a new random one."""
+    for name, value in headers:
+        if name == REQUEST_ID_HEADER:
+            if _SAFE_REQUEST_ID.fullmatch(value):
+                return value
+            break
+    # An id, not a secret: 128 random bits without uuid4's system call per request.
+    return b"%032x" % random.getrandbits(128)
+
+
+def route_template(scope: Scope) -> str:
+    """The path template of the route that served the request (``/models/{name}``), set by the router."""
+    route = scope.get("route")
+    return getattr(route, "path", UNMATCHED_ROUTE) if route is not None else UNMATCHED_ROUTE
+
+
+class ObservabilityMiddleware:
+    def __init__(self, app: ASGIApp, *, access_log: bool = True, debug: bool = False) -> None:
+        self.app = app
+        self.log_requests = access_log
+        self.debug = debug
+        self._children: dict[tuple[str, str, int], tuple] = {}  # bounded: methods x routes x statuses
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = request_id_from(scope["headers"])
+        token = request_id_var.set(request_id.decode())
+        status = 500  # what the client gets when the app fails before answering
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
+            await send(message)
+
+        HTTP_IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        finally:
+            HTTP_IN_FLIGHT.dec()
+            elapsed = time.perf_counter() - started
+            method = scope["method"] if scope["method"] in _KNOWN_METHODS else "OTHER"
+            route = route_template(scope)
+            count, latency = self._metrics_for(method, route, status)
+            count.inc()
+            latency.observe(elapsed)
+            if self.log_requests:
+                self._log(scope, request_id, method, route, status, elapsed)
+            request_id_var.reset(token)
+
+    def _metrics_for(self, method: str, route: str, status: int) -> tuple:
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            labels = (method, route, str(status))
+            children = self._children[key] = (
+                HTTP_REQUESTS.labels(*labels),
+                HTTP_REQUEST_SECONDS.labels(*labels),
+            )
+        return children
+
+    def _log(
+        self, scope: Scope, request_id: bytes, method: str, route: str, status: int, elapsed: float
+    ) -> None:
+        duration_ms = round(elapsed * 1000, 3)
+        client = scope.get("client")
+        fields = {
+            "request_id": request_id.decode(),
+            "method": method,
+            "path": scope["path"],
+            "route": route,
+            "status": status,
+            "duration_ms": duration_ms,
+            "client": client[0] if client else None,
+        }
+        if self.debug and scope.get("query_string"):
+            fields["query"] = scope["query_string"].decode("latin-1")
+        access_log.info("%s %s %d %.3fms", method, scope["path"], status, duration_ms, extra=fields)

@@ -1,0 +1,133 @@
+"""The body limit against a real uvicorn server: a 500 MB body is refused early and memory stays flat."""
+
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+BODY_BYTES = 500 * 1024 * 1024
+CHUNK = b"7" * (1024 * 1024)
+LIMIT = 8 * 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def peak_rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc status")
+
+
+@pytest.fixture
+def server(logistic_checkpoint, mnist_checkpoint) -> Iterator[tuple[subprocess.Popen, int]]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "SERVE_LOGISTIC_CHECKPOINT": str(logistic_checkpoint),
+        "SERVE_MNIST_CHECKPOINT": str(mnist_checkpoint),
+        "SERVE_DEVICE": "cpu",
+        "SERVE_MAX_REQUEST_BYTES": str(LIMIT),
+        "SERVE_ACCESS_LOG": "false",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, "server exited during start-up"
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.2)
+        yield process, port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def send_until_answered(port: int, head: bytes, frame) -> bytes:
+    """Send ``head``, then up to BODY_BYTES of ``frame(chunk)`` until the server answers; its answer."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(head)
+        sent, pending = 0, memoryview(b"")
+        while sent < BODY_BYTES:
+            readable, _, _ = select.select([sock], [sock], [], 10)
+            if readable:
+                break
+            if not pending:
+                pending = memoryview(frame(CHUNK))
+            try:
+                written = sock.send(pending)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            pending, sent = pending[written:], sent + written
+        assert sent < BODY_BYTES, "the server read the whole body"
+        sock.settimeout(10)
+        return read_response(sock)
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One whole response (headers and Content-Length body), read before the server resets the socket."""
+    answer = b""
+    while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < body_length(answer):
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed mid-response: {answer!r}"
+        answer += chunk
+    return answer
+
+
+def body_length(answer: bytes) -> int:
+    for line in answer.partition(b"\r\n\r\n")[0].split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+def test_server_refuses_500mb_chunked_body_with_bounded_memory(server):
+    process, port = server
+    peak_before = peak_rss_bytes(process.pid)
+    head = (
+        b"POST /predict/logistic HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    answer = send_until_answered(port, head, lambda chunk: b"%x\r\n%s\r\n" % (len(chunk), chunk))
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert answer.endswith(b'{"detail": "request body exceeds the limit of 8388608 bytes"}')
+    assert peak_rss_bytes(process.pid) - peak_before < 50 * 1024 * 1024
+    assert httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200
+
+
+def test_server_refuses_500mb_declared_body_with_bounded_memory(server):
+    process, port = server
+    peak_before = peak_rss_bytes(process.pid)
+    head = (
+        b"POST /predict/logistic HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % BODY_BYTES
+    )
+    answer = send_until_answered(port, head, lambda chunk: chunk)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert answer.endswith(
+        b'{"detail": "request body of 524288000 bytes exceeds the limit of 8388608 bytes"}'
+    )
+    assert peak_rss_bytes(process.pid) - peak_before < 50 * 1024 * 1024
+    assert httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200
