@@ -134,16 +134,16 @@ def load_mnist(root: Path, download: bool = False) -> dict[str, torch.Tensor]:
     from torchvision.datasets import MNIST  # imported here: serving-only installs lack torchvision
 
     raw = (Path(root) / "MNIST" / "raw").resolve()
+    put_files = f"Put the four IDX files ({', '.join(RAW_FILES)}) in {raw}"
+    if not download and not all((raw / name).is_file() for name in RAW_FILES):
+        raise UsageError(f"MNIST not found in {raw}. {put_files}, or pass --download to fetch them.")
     try:
         train = MNIST(root=str(root), train=True, download=download)
         test = MNIST(root=str(root), train=False, download=download)
-    except Exception as exc:  # not found, download failed (no network), or unreadable files
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        hint = "" if download else " or pass --download"
-        raise UsageError(
-            f"MNIST is not available under {raw} ({reason}). "
-            f"Put the four IDX files there ({', '.join(RAW_FILES)}){hint}."
-        ) from None
+    except Exception as exc:  # download failed (no network, mirror down) or unreadable files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        action = "download" if download else "read"
+        raise UsageError(f"could not {action} MNIST in {raw} ({reason}). {put_files}.") from None
     return {
         "train_images": train.data,
         "train_labels": train.targets,

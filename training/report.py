@@ -38,7 +38,7 @@ def write_report(
 
     confusion = torch.tensor(test["confusion"])
     shade = confusion.log1p()
-    confusion_ax.imshow(shade, cmap="Blues")  # log scale, so off-diagonal errors stay visible
+    confusion_ax.imshow(shade.numpy(), cmap="Blues")  # log scale, so off-diagonal errors stay visible
     threshold = shade.max().item() / 2
     confusion_ax.set(
         title="Confusion matrix (test)", xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10)
@@ -59,7 +59,7 @@ def write_report(
         if i >= shown:
             continue
         predicted, true = int(test["predictions"][i]), int(test_labels[i])
-        ax.imshow(test_images[i].cpu(), cmap="gray")
+        ax.imshow(test_images[i].cpu().numpy(), cmap="gray")
         ax.set_title(f"{predicted} / {true}", color="black" if predicted == true else "red", fontsize=11)
 
     fig.savefig(path, dpi=80)
