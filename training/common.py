@@ -32,6 +32,14 @@ def choose_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
+def set_cpu_threads(threads: int) -> None:
+    """Pin torch's CPU thread count; 0 keeps torch's default (one per core)."""
+    if threads < 0:
+        raise UsageError(f"--threads must be >= 0, got {threads}")
+    if threads:
+        torch.set_num_threads(threads)
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed torch's global RNG (weight init) and return a CPU generator for shuffling and splits.
 

@@ -40,3 +40,11 @@ def write_csv(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def restore_torch_threads():
+    """train-mnist pins torch's thread count for its process; keep that from leaking into other tests."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
