@@ -85,10 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, help="images per SGD step (default: from recipe)")
     p.add_argument("--seed", type=int, default=0, help="seed for init and shuffling (default: 0)")
     p.add_argument(
-        "--device",
-        choices=DEVICE_CHOICES,
-        default="auto",
-        help="auto = CUDA when available, else CPU (default: auto)",
+        "--device", choices=DEVICE_CHOICES, default="auto", help="auto: CUDA if available (default: auto)"
     )
     p.add_argument(
         "--threads",
@@ -98,10 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         "is too small to split, and extra threads stall when the cores are busy (default: 1)",
     )
     p.add_argument(
-        "--data-root",
-        type=Path,
-        default=Path("data"),
-        help="torchvision root: IDX files live in <root>/MNIST/raw (default: data)",
+        "--data-root", type=Path, default=Path("data"), help="folder holding MNIST/raw (default: data)"
     )
     p.add_argument("--download", action="store_true", help="download MNIST into --data-root when missing")
     p.add_argument(
@@ -111,14 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"checkpoint path; <stem>.metrics.json and <stem>.report.png go next to it\n"
         f"(default: {DEFAULT_OUT})",
     )
+    p.add_argument("--model-version", help="version stored in the checkpoint (default: UTC time)")
     p.add_argument(
-        "--model-version", default=None, help="version recorded in the checkpoint (default: UTC time)"
-    )
-    p.add_argument(
-        "--report",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="write the PNG report (default: yes, except with --dry-run)",
+        "--report", action=argparse.BooleanOptionalAction, help="PNG report (default: on, off in --dry-run)"
     )
     p.add_argument(
         "--dry-run",
