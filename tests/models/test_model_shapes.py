@@ -1,0 +1,73 @@
+"""Both models: output shapes and the input checks in preprocess."""
+
+import pytest
+import torch
+
+from models import InvalidInputError, LogisticRegression, MnistConfig, SoftmaxRegression
+
+
+def test_logistic_forward_returns_one_probability_per_row():
+    model = LogisticRegression()
+    probabilities = model(model.preprocess(torch.ones(5, 2)))
+    assert probabilities.shape == (5,)
+    assert bool(((probabilities > 0) & (probabilities < 1)).all())
+
+
+def test_logistic_labels_follow_the_threshold():
+    model = LogisticRegression()
+    assert model.labels(torch.tensor([0.2, 0.5, 0.9])).tolist() == [0, 1, 1]
+
+
+def test_softmax_forward_returns_ten_logits_per_image():
+    model = SoftmaxRegression()
+    assert model(model.preprocess(torch.zeros(3, 28, 28, dtype=torch.uint8))).shape == (3, 10)
+
+
+def test_softmax_predict_proba_rows_sum_to_one():
+    probabilities = SoftmaxRegression().predict_proba(torch.full((4, 784), 128.0))
+    assert probabilities.shape == (4, 10)
+    assert torch.allclose(probabilities.sum(dim=1), torch.ones(4))
+
+
+def test_softmax_preprocess_normalizes_with_config_mean_and_std():
+    model = SoftmaxRegression(MnistConfig(mean=0.5, std=0.25))
+    x = model.preprocess(torch.tensor([[0.0, 255.0] * 392]))
+    assert x[0, :2].tolist() == [-2.0, 2.0]
+
+
+def test_logistic_preprocess_wrong_feature_count_is_rejected():
+    with pytest.raises(InvalidInputError) as exc:
+        LogisticRegression().preprocess(torch.ones(2, 3))
+    assert str(exc.value) == "expected a batch of instances with 2 features each, got shape [2, 3]"
+
+
+def test_logistic_preprocess_nan_is_rejected():
+    with pytest.raises(InvalidInputError) as exc:
+        LogisticRegression().preprocess(torch.tensor([[1.0, float("nan")]]))
+    assert str(exc.value) == "features must be finite numbers (no NaN or infinity)"
+
+
+def test_softmax_preprocess_wrong_shape_is_rejected():
+    with pytest.raises(InvalidInputError) as exc:
+        SoftmaxRegression().preprocess(torch.zeros(2, 27, 29))
+    assert str(exc.value) == "expected a batch of 28x28 = 784 pixel images, got shape [2, 27, 29]"
+
+
+def test_softmax_preprocess_empty_batch_is_rejected():
+    with pytest.raises(InvalidInputError) as exc:
+        SoftmaxRegression().preprocess(torch.zeros(0, 784))
+    assert str(exc.value) == "expected a batch of 28x28 = 784 pixel images, got shape [0, 784]"
+
+
+def test_softmax_preprocess_out_of_range_pixels_are_rejected():
+    with pytest.raises(InvalidInputError) as exc:
+        SoftmaxRegression().preprocess(torch.full((1, 784), 256.0))
+    assert str(exc.value) == "pixel values must lie in 0..255"
+
+
+def test_softmax_preprocess_infinite_pixels_are_rejected():
+    pixels = torch.zeros(1, 784)
+    pixels[0, 5] = float("inf")
+    with pytest.raises(InvalidInputError) as exc:
+        SoftmaxRegression().preprocess(pixels)
+    assert str(exc.value) == "pixel values must be finite numbers (no NaN or infinity)"

@@ -1,0 +1,1 @@
+"""Training scripts for the two served models: `python -m training.logistic`, `python -m training.mnist`."""

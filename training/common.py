@@ -1,0 +1,86 @@
+"""Helpers both training scripts share: device choice, seeding, progress bars, output files."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from tqdm import tqdm
+
+T = TypeVar("T")
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+class UsageError(Exception):
+    """A problem the user can fix (bad data, missing files, no GPU): one line on stderr, exit 2."""
+
+
+def choose_device(requested: str) -> torch.device:
+    """The one device a run uses. `auto` takes CUDA when there is one."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda was asked for, but no CUDA device is available (use --device cpu)")
+    if requested not in DEVICE_CHOICES:
+        raise UsageError(f"unknown device {requested!r} (choose from {', '.join(DEVICE_CHOICES)})")
+    return torch.device(requested)
+
+
+def set_cpu_threads(threads: int) -> None:
+    """Pin torch's CPU thread count; 0 keeps torch's default (one per core)."""
+    if threads < 0:
+        raise UsageError(f"--threads must be >= 0, got {threads}")
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed torch's global RNG (weight init) and return a CPU generator for shuffling and splits.
+
+    A separate generator keeps the data order independent of how many random numbers init consumed.
+    """
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return torch.Generator().manual_seed(seed)
+
+
+def progress(items: Iterable[T], **tqdm_kwargs: Any) -> Iterator[T]:
+    """A tqdm bar on a terminal; plain iteration in logs, CI and tests."""
+    return iter(tqdm(items, disable=not sys.stderr.isatty(), leave=False, **tqdm_kwargs))
+
+
+def log(message: str) -> None:
+    """Print without breaking an active progress bar."""
+    tqdm.write(message)
+
+
+def metrics_path(checkpoint: str | Path) -> Path:
+    """checkpoints/mnist.pt -> checkpoints/mnist.metrics.json"""
+    return Path(checkpoint).with_suffix(".metrics.json")
+
+
+def report_path(checkpoint: str | Path) -> Path:
+    """checkpoints/mnist.pt -> checkpoints/mnist.report.png"""
+    return Path(checkpoint).with_suffix(".report.png")
+
+
+def write_json(path: str | Path, data: dict[str, Any]) -> Path:
+    """Write ``data`` as indented JSON atomically, so a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; metrics are meant to be read by anyone
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
