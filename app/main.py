@@ -9,8 +9,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.api.routes import health, models, predict
+from app.batching import Runner, make_runner, running
 from app.errors import install_error_handlers
 from app.registry import ModelRegistry, ModelSpec
+from app.inference import predict_digits, predict_logistic
 from app.settings import Settings, get_settings
 from models import LogisticRegression, SoftmaxRegression, resolve_device
 
@@ -42,12 +44,26 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
     ]
 
 
+def model_runners(settings: Settings) -> dict[str, Runner]:
+    """How each model's predictions run: inline, or micro-batched when SERVE_BATCHING is on."""
+    options = {
+        "batching": settings.batching,
+        "max_size": settings.batch_max_size,
+        "max_wait_ms": settings.batch_max_wait_ms,
+    }
+    return {
+        "logistic": make_runner(predict_logistic, **options),
+        "mnist": make_runner(predict_digits, **options),
+    }
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     device = resolve_device(settings.device)  # cuda without a GPU stops start-up here, with the reason
     app.state.registry.load_all(device)
-    yield
+    async with running(app.state.runners):
+        yield
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.registry = ModelRegistry(model_specs(settings))
+    app.state.runners = model_runners(settings)
     install_error_handlers(app)
     for module in (health, models, predict):
         app.include_router(module.router)

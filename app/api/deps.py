@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.batching import Runner
 from app.registry import ModelRegistry
 from app.settings import Settings
 from models import Checkpoint
@@ -33,3 +34,15 @@ def get_mnist_model(registry: RegistryDep) -> Checkpoint:
 
 LogisticModelDep = Annotated[Checkpoint, Depends(get_logistic_model)]
 MnistModelDep = Annotated[Checkpoint, Depends(get_mnist_model)]
+
+
+def get_logistic_runner(request: Request) -> Runner:
+    return request.app.state.runners["logistic"]
+
+
+def get_mnist_runner(request: Request) -> Runner:
+    return request.app.state.runners["mnist"]
+
+
+LogisticRunnerDep = Annotated[Runner, Depends(get_logistic_runner)]
+MnistRunnerDep = Annotated[Runner, Depends(get_mnist_runner)]

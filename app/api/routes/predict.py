@@ -7,10 +7,10 @@ from typing import Annotated
 import torch
 from fastapi import APIRouter, Query, Request
 
-from app.api.deps import LogisticModelDep, MnistModelDep, SettingsDep
+from app.api.deps import LogisticModelDep, LogisticRunnerDep, MnistModelDep, MnistRunnerDep, SettingsDep
+from app.batching import Runner
 from app.errors import InvalidContentError, PayloadTooLargeError
 from app.imaging import SUPPORTED_FORMATS, InvertMode, decode_digit
-from app.inference import predict_digits, predict_logistic
 from app.schemas.predict import (
     DigitPrediction,
     DigitResponse,
@@ -64,8 +64,8 @@ def _check_batch(count: int, settings: Settings) -> None:
         )
 
 
-def _digit_response(checkpoint: Checkpoint, pixels: torch.Tensor) -> DigitResponse:
-    digits, probabilities = predict_digits(checkpoint, pixels)
+async def _digit_response(runner: Runner, checkpoint: Checkpoint, pixels: torch.Tensor) -> DigitResponse:
+    digits, probabilities = await runner(checkpoint, pixels)
     return DigitResponse(
         model=_model_ref("mnist", checkpoint),
         predictions=[
@@ -81,11 +81,11 @@ def _digit_response(checkpoint: Checkpoint, pixels: torch.Tensor) -> DigitRespon
     responses=_ERRORS,
 )
 async def predict_logistic_route(
-    body: LogisticRequest, checkpoint: LogisticModelDep, settings: SettingsDep
+    body: LogisticRequest, checkpoint: LogisticModelDep, runner: LogisticRunnerDep, settings: SettingsDep
 ) -> LogisticResponse:
     rows = body.batch()
     _check_batch(len(rows), settings)
-    probabilities, labels = predict_logistic(checkpoint, rows)
+    probabilities, labels = await runner(checkpoint, rows)
     return LogisticResponse(
         model=_model_ref("logistic", checkpoint),
         predictions=[
@@ -114,6 +114,7 @@ async def predict_logistic_route(
 async def predict_mnist_route(
     request: Request,
     checkpoint: MnistModelDep,
+    runner: MnistRunnerDep,
     settings: SettingsDep,
     invert: Annotated[
         InvertMode,
@@ -139,7 +140,7 @@ async def predict_mnist_route(
         )
         for f in files
     ]
-    return _digit_response(checkpoint, torch.stack(images))
+    return await _digit_response(runner, checkpoint, torch.stack(images))
 
 
 @router.post(
@@ -150,13 +151,13 @@ async def predict_mnist_route(
     responses=_ERRORS,
 )
 async def predict_mnist_pixels_route(
-    body: PixelsRequest, checkpoint: MnistModelDep, settings: SettingsDep
+    body: PixelsRequest, checkpoint: MnistModelDep, runner: MnistRunnerDep, settings: SettingsDep
 ) -> DigitResponse:
     images = body.batch()
     _check_batch(len(images), settings)
     side = checkpoint.config.image_size
-    return _digit_response(
-        checkpoint, torch.stack([_pixel_tensor(i, image, side) for i, image in enumerate(images)])
+    return await _digit_response(
+        runner, checkpoint, torch.stack([_pixel_tensor(i, image, side) for i, image in enumerate(images)])
     )
 
 
