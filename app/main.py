@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from app.api.routes import health, models, predict
 from app.batching import Runner, make_runner, running
 from app.errors import install_error_handlers
-from app.registry import ModelRegistry, ModelSpec
 from app.inference import predict_digits, predict_logistic
+from app.registry import ModelRegistry, ModelSpec
 from app.settings import Settings, get_settings
 from models import LogisticRegression, SoftmaxRegression, resolve_device
 

@@ -83,7 +83,9 @@ def measure(server: str, pid: int, port: int, job: Job, concurrency: int, second
 
 
 def print_table(results: list[Result]) -> None:
-    print(f"\n{'server':<16}{'job':<10}{'conc':>5}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'cores':>7}{'fail':>6}")
+    print(
+        f"\n{'server':<16}{'job':<10}{'conc':>5}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'cores':>7}{'fail':>6}"
+    )
     for r in results:
         print(
             f"{r.server:<16}{r.job:<10}{r.concurrency:>5}{r.rps:>9.0f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}"
@@ -139,12 +141,22 @@ def main() -> None:
             plan.append(("naive", naive, {}, [mnist, logistic], [args.concurrency]))
         if "litserve" not in args.skip:
             if importlib.util.find_spec("litserve") is None:
-                print("litserve is not installed (pip install '.[bench]'): skipping its peer", file=sys.stderr)
+                print(
+                    "litserve is not installed (pip install '.[bench]'): skipping its peer", file=sys.stderr
+                )
             else:
                 plan.append(("litserve", litserve, {}, [mnist], [args.concurrency]))
         if "batching" not in args.skip:
             plan[0] = ("ours", ours, {}, [mnist, logistic], [args.concurrency, args.batch_concurrency])
-            plan.append(("ours+batching", ours, {"SERVE_BATCHING": "true"}, [mnist, logistic], [args.batch_concurrency]))
+            plan.append(
+                (
+                    "ours+batching",
+                    ours,
+                    {"SERVE_BATCHING": "true"},
+                    [mnist, logistic],
+                    [args.batch_concurrency],
+                )
+            )
 
         results = []
         for index, (name, command, extra_env, jobs, concurrencies) in enumerate(plan):

@@ -39,7 +39,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8002)
     args = parser.parse_args()
-    server = ls.LitServer(MnistAPI(), accelerator="cpu", api_path="/predict/mnist", healthcheck_path="/health/ready")
+    server = ls.LitServer(
+        MnistAPI(), accelerator="cpu", api_path="/predict/mnist", healthcheck_path="/health/ready"
+    )
     server.run(port=args.port)
 
 
