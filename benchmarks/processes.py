@@ -15,20 +15,22 @@ from pathlib import Path
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            found += [int(child) for child in (task / "children").read_text().split()]
-    return found
+def _parents() -> dict[int, int]:
+    """pid -> parent pid for every process visible in /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    return parents
 
 
 def _tree(pid: int) -> list[int]:
+    parents = _parents()
     pids, todo = [], [pid]
     while todo:
         current = todo.pop()
         pids.append(current)
-        todo += _children(current)
+        todo += [child for child, parent in parents.items() if parent == current]
     return pids
 
 

@@ -112,7 +112,8 @@ def print_ratios(results: list[Result]) -> None:
             if bottom is not None:
                 print(
                     f"{numerator} / {denominator} {job} @{top.concurrency}: "
-                    f"throughput {top.rps / bottom.rps:.2f}x, p50 {top.p50_ms / bottom.p50_ms:.2f}x ({target})"
+                    f"throughput {top.rps / bottom.rps:.2f}x, "
+                    f"p50 {top.p50_ms / bottom.p50_ms:.2f}x ({target})"
                 )
 
 
