@@ -55,9 +55,9 @@ class Result:
     failures: int
 
 
-def wrk(port: int, job: Job, *, concurrency: int, seconds: float) -> dict:
+def wrk(port: int, job: Job, *, concurrency: int, seconds: int) -> dict:
     env = {**os.environ, "WRK_BODY_FILE": str(job.body), "WRK_CONTENT_TYPE": job.content_type}
-    command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-s", str(LUA)]
+    command = ["wrk", "-t1", f"-c{concurrency}", f"-d{round(seconds)}s", "-s", str(LUA)]
     out = subprocess.run(
         [*command, f"http://127.0.0.1:{port}{job.path}"], env=env, capture_output=True, text=True, check=True
     ).stdout
@@ -65,8 +65,8 @@ def wrk(port: int, job: Job, *, concurrency: int, seconds: float) -> dict:
     return json.loads(line.removeprefix("WRK_JSON "))
 
 
-def measure(server: str, pid: int, port: int, job: Job, concurrency: int, seconds: float) -> Result:
-    wrk(port, job, concurrency=concurrency, seconds=min(2.0, seconds))  # warm-up: caches, allocator, JIT
+def measure(server: str, pid: int, port: int, job: Job, concurrency: int, seconds: int) -> Result:
+    wrk(port, job, concurrency=concurrency, seconds=min(2, seconds))  # warm-up: caches, allocator, JIT
     cpu_before, started = cpu_seconds(pid), time.perf_counter()
     stats = wrk(port, job, concurrency=concurrency, seconds=seconds)
     cores = (cpu_seconds(pid) - cpu_before) / (time.perf_counter() - started)
@@ -119,7 +119,7 @@ def print_ratios(results: list[Result]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--batch-concurrency", type=int, default=64)
     parser.add_argument("--port", type=int, default=18700)

@@ -39,9 +39,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8002)
     args = parser.parse_args()
-    server = ls.LitServer(
-        MnistAPI(), accelerator="cpu", api_path="/predict/mnist", healthcheck_path="/health/ready"
-    )
+    api = MnistAPI(api_path="/predict/mnist")
+    server = ls.LitServer(api, accelerator="cpu", healthcheck_path="/health/ready")
     server.run(port=args.port)
 
 
