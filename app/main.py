@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = ModelRegistry(model_specs(settings))
     app.state.runners = model_runners(settings)
     install_error_handlers(app)
-    for module in (health, models, predict):
+    for module in (predict, health, models):  # routes match in order: the hot path first
         app.include_router(module.router)
     return app
 

@@ -66,7 +66,7 @@ async def _run(app_name: str, job: str, count: int, profile: bool) -> None:
             elapsed = time.process_time() - started
     print(f"{app_name} {job}: {elapsed / count * 1e6:.0f} us CPU per request ({count / elapsed:.0f} req/s/core)")
     if profiler:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(35)
 
 
 def main() -> None:

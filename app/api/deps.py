@@ -28,12 +28,13 @@ RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-async def get_logistic_model(registry: RegistryDep) -> Checkpoint:
-    return registry.get("logistic")
+# The hot path's dependencies read app.state directly: each nested dependency costs a solve per request.
+async def get_logistic_model(request: Request) -> Checkpoint:
+    return request.app.state.registry.get("logistic")
 
 
-async def get_mnist_model(registry: RegistryDep) -> Checkpoint:
-    return registry.get("mnist")
+async def get_mnist_model(request: Request) -> Checkpoint:
+    return request.app.state.registry.get("mnist")
 
 
 LogisticModelDep = Annotated[Checkpoint, Depends(get_logistic_model)]
