@@ -22,11 +22,23 @@ from benchmarks.fixtures import write_fixtures
 
 def _request(path: str, body: bytes, content_type: str) -> tuple[dict, list[dict]]:
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", b"127.0.0.1"), (b"content-type", content_type.encode()),
-                    (b"content-length", str(len(body)).encode())],
-        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000), "state": {},
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"content-type", content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
     }
     return scope, [{"type": "http.request", "body": body, "more_body": False}]
 
@@ -47,6 +59,7 @@ async def _run(app_name: str, job: str, count: int, profile: bool) -> None:
         os.environ.update(fixtures.env)
         if app_name == "ours":
             from app.main import create_app
+
             app = create_app()
         else:
             from benchmarks.peers.naive_server import app
@@ -64,7 +77,8 @@ async def _run(app_name: str, job: str, count: int, profile: bool) -> None:
             if profiler:
                 profiler.disable()
             elapsed = time.process_time() - started
-    print(f"{app_name} {job}: {elapsed / count * 1e6:.0f} us CPU per request ({count / elapsed:.0f} req/s/core)")
+    per_request = elapsed / count
+    print(f"{app_name} {job}: {per_request * 1e6:.0f} us CPU per request ({1 / per_request:.0f} req/s/core)")
     if profiler:
         pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(35)
 

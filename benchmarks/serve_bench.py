@@ -57,7 +57,7 @@ class Result:
 
 def wrk(port: int, job: Job, *, concurrency: int, seconds: int) -> dict:
     env = {**os.environ, "WRK_BODY_FILE": str(job.body), "WRK_CONTENT_TYPE": job.content_type}
-    command = ["wrk", "-t1", f"-c{concurrency}", f"-d{round(seconds)}s", "-s", str(LUA)]
+    command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-s", str(LUA)]
     out = subprocess.run(
         [*command, f"http://127.0.0.1:{port}{job.path}"], env=env, capture_output=True, text=True, check=True
     ).stdout

@@ -74,7 +74,7 @@ class SoftmaxRegression(nn.Module):
         x = pixels.reshape(pixels.shape[0], size).to(self.linear.weight.device, non_blocking=True)
         # After the copy: uint8 pixels cross the bus at a quarter of the size. (x / scale - mean) / std as
         # one multiply-add, in place: a third of the ops and no temporaries on the serving hot path.
-        x = x.to(torch.float32, copy=True)  # copy: the in-place ops below must never touch the caller's tensor
+        x = x.to(torch.float32, copy=True)  # copy: the in-place ops must never touch the caller's tensor
         return x.mul_(1 / (cfg.pixel_scale * cfg.std)).add_(-cfg.mean / cfg.std)
 
     def predict_proba(self, pixels: torch.Tensor) -> torch.Tensor:
