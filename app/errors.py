@@ -68,10 +68,33 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     return _detail(status_code, str(exc))
 
 
-async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if unreadable := _unreadable_body(request, exc, errors):
+        return _detail(unreadable.status_code, unreadable.detail)
     # FastAPI's list of problems, minus the echoed input: a 784-pixel body should not come back at the client.
-    problems = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
+    problems = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in errors]
     return _detail(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
+
+
+def _unreadable_body(request: Request, exc: RequestValidationError, errors: list) -> ClientError | None:
+    """A JSON body that never reached validation: not JSON, not sent as JSON, or not sent at all."""
+    first = errors[0] if len(errors) == 1 else {}
+    if first.get("type") == "json_invalid":
+        where = first["loc"][-1]
+        return MalformedRequestError(
+            f"request body is not valid JSON: {first['ctx']['error']} (at character {where})"
+        )
+    if tuple(first.get("loc", ())) != ("body",):
+        return None
+    if first["type"] == "missing":
+        return MalformedRequestError("request body is empty; send a JSON object")
+    if isinstance(exc.body, bytes):  # FastAPI hands over raw bytes when the content type is not JSON
+        content_type = request.headers.get("content-type") or "none"
+        return UnsupportedMediaTypeError(
+            f"expected a JSON body with content type application/json, got {content_type}"
+        )
+    return None
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

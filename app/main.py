@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
-from app.api.routes import health, models, predict
+from app.api.routes import admin, health, models, page, predict
 from app.batching import Runner, make_runner, running
 from app.errors import install_error_handlers
 from app.inference import predict_digits, predict_logistic
 from app.registry import ModelRegistry, ModelSpec
+from app.security import RequireApiKey
 from app.settings import Settings, get_settings
 from models import LogisticRegression, SoftmaxRegression, resolve_device
 
@@ -24,6 +26,8 @@ Predictions from two classic PyTorch models:
 * **logistic** — a logistic regression on two numeric features (`POST /predict/logistic`);
 * **mnist** — a softmax regression that reads 28x28 handwritten digits, from image files
   (`POST /predict/mnist`) or pixel arrays (`POST /predict/mnist/pixels`).
+
+[Draw a digit](/) on the service's own page and watch the prediction as you draw.
 """
 
 
@@ -68,7 +72,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(
+    # Swagger UI and ReDoc assets are served by the app itself, so /docs works without internet.
+    app = FastAPIOffline(
         title="Digit & logistic prediction service",
         version="0.1.0",
         description=DESCRIPTION,
@@ -78,8 +83,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = ModelRegistry(model_specs(settings))
     app.state.runners = model_runners(settings)
     install_error_handlers(app)
-    for module in (predict, health, models):  # routes match in order: the hot path first
+    # Whatever serves or describes a model wants the API key when one is set; probes and docs stay open.
+    # Routes match in order, so the prediction hot path comes first.
+    for module in (predict, models):
+        app.include_router(module.router, dependencies=[RequireApiKey])
+    for module in (health, page):
         app.include_router(module.router)
+    app.include_router(admin.router)  # wants the key always, and is off without one
     return app
 
 
