@@ -88,6 +88,14 @@ def build(ray_settings: RaySettings | None = None, settings: Settings | None = N
     return ServingDeployment.bind()
 
 
+def app_builder(args: dict[str, str]) -> Application:
+    """For a Ray Serve config file or KubeRay's RayService: ``import_path: app.ray_serve:app_builder``.
+
+    ``args`` are RaySettings fields; the environment (SERVE_RAY_*) fills in the rest.
+    """
+    return build(RaySettings(**args))
+
+
 def main(argv: list[str] | None = None) -> None:
     defaults = RaySettings()
     parser = argparse.ArgumentParser(
