@@ -58,11 +58,11 @@ def import_times(env: dict[str, str]) -> dict[str, float]:
         if len(fields) != 3 or not fields[1].strip().isdigit():
             continue  # the header line
         name, seconds = fields[2][1:], int(fields[1]) / 1e6
-        if name.startswith(" "):
-            continue  # imported by another module: already inside its cumulative time
-        totals["total (import app.main)"] += seconds
-        if (package := name.split(".")[0]) in GROUPS:
-            totals[package] += seconds
+        if not name.startswith(" "):
+            totals["total (import app.main)"] += seconds
+        # A package's own line, at whatever depth it was first imported: its cumulative time.
+        if name.strip() in GROUPS:
+            totals[name.strip()] = max(totals[name.strip()], seconds)
     return dict(totals)
 
 
