@@ -7,7 +7,7 @@ DATA_ROOT ?= $(if $(wildcard ../shared/data/MNIST/raw),../shared/data,data)
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: install serve test lint format train bench clean
+.PHONY: install serve test test-ray lint format train bench bench-serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,12 @@ serve: install
 	$(BIN)/serve --host $(HOST) --port $(PORT)
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not ray"
+
+# Ray Serve scale-out: a local one-node Ray cluster with two replicas (installs the ray extra first).
+test-ray: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[ray]'
+	$(BIN)/python -m pytest -m ray
 
 lint: install
 	$(BIN)/ruff check .
@@ -37,8 +42,14 @@ train: install
 	$(BIN)/train-logistic --out checkpoints/logistic.pt
 	$(BIN)/train-mnist --data-root $(DATA_ROOT) --out checkpoints/mnist.pt
 
-bench: install
+bench: install bench-serve
 	$(BIN)/python benchmarks/train_mnist.py --data-root $(DATA_ROOT)
+
+# Serving: ours beside the naive and LitServe peers in one run (needs wrk), then cold start.
+bench-serve: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
+	$(BIN)/python -m benchmarks.serve_bench
+	$(BIN)/python -m benchmarks.cold_start
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

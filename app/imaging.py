@@ -58,8 +58,9 @@ def decode_digit(
         raise InvalidContentError(
             f"image {filename!r} is truncated or corrupt ({image.format}: {exc})"
         ) from None
-    pixels = torch.frombuffer(bytearray(luminance.tobytes()), dtype=torch.uint8).view(size, size)
-    if invert == "always" or (invert == "auto" and _looks_inverted(pixels, background_is_dark)):
+    raw = luminance.tobytes()
+    pixels = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(size, size)
+    if invert == "always" or (invert == "auto" and _looks_inverted(raw, size, background_is_dark)):
         pixels = 255 - pixels
     return pixels
 
@@ -103,8 +104,13 @@ def _to_luminance(image: Image.Image) -> Image.Image:
     return image.convert("L")
 
 
-def _looks_inverted(pixels: torch.Tensor, background_is_dark: bool) -> bool:
-    """Decide polarity as a person would: from the border, which is background in a digit image."""
-    border = torch.cat([pixels[0], pixels[-1], pixels[1:-1, 0], pixels[1:-1, -1]]).float()
-    border_is_dark = bool(border.mean() < 128)
+def _looks_inverted(pixels: bytes, size: int, background_is_dark: bool) -> bool:
+    """Decide polarity as a person would: from the border, which is background in a digit image.
+
+    On the raw bytes: slicing them costs about a microsecond, the same in tensor ops nearly a hundred.
+    """
+    top, bottom = pixels[:size], pixels[-size:]
+    left, right = pixels[size:-size:size], pixels[2 * size - 1 : -size : size]
+    border = top + bottom + left + right
+    border_is_dark = sum(border) < 128 * len(border)
     return border_is_dark != background_is_dark

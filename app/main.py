@@ -10,7 +10,9 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app.api.routes import admin, health, metrics, models, page, predict, v2
+from app.batching import Runner, make_runner, running
 from app.errors import install_error_handlers
+from app.inference import predict_digits, predict_logistic
 from app.observability.body_limit import BodyLimitMiddleware
 from app.observability.metrics import mark_worker_exited
 from app.observability.middleware import ObservabilityMiddleware
@@ -49,12 +51,26 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
     ]
 
 
+def model_runners(settings: Settings) -> dict[str, Runner]:
+    """How each model's predictions run: inline, or micro-batched when SERVE_BATCHING is on."""
+    options = {
+        "batching": settings.batching,
+        "max_size": settings.batch_max_size,
+        "max_wait_ms": settings.batch_max_wait_ms,
+    }
+    return {
+        "logistic": make_runner(predict_logistic, **options),
+        "mnist": make_runner(predict_digits, **options),
+    }
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     device = resolve_device(settings.device)  # cuda without a GPU stops start-up here, with the reason
     app.state.registry.load_all(device)
-    yield
+    async with running(app.state.runners):
+        yield
     mark_worker_exited()
 
 
@@ -69,14 +85,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.registry = ModelRegistry(model_specs(settings))
+    app.state.runners = model_runners(settings)
     install_error_handlers(app)
-    for module in (health, page):
-        app.include_router(module.router)
-    app.include_router(v2.router)  # the Open Inference Protocol's probes and server metadata
     # Whatever serves or describes a model wants the API key when one is set; probes and docs stay open.
-    for module in (models, predict):
+    # Routes match in order, so the prediction hot path comes first.
+    for module in (predict, models):
         app.include_router(module.router, dependencies=[RequireApiKey])
     app.include_router(v2.model_router, dependencies=[RequireApiKey])
+    for module in (health, page, v2):
+        app.include_router(module.router)
     app.include_router(admin.router)  # wants the key always, and is off without one
     app.include_router(metrics.router, dependencies=[RequireApiKeyForMetrics])
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.request_body_limit)

@@ -30,7 +30,7 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
@@ -46,23 +46,24 @@ def require_api_key(
         raise _unauthorized(INVALID_KEY)
 
 
-def require_admin_key(settings: SettingsDep, _: Annotated[None, Depends(require_api_key)]) -> None:
+async def require_admin_key(settings: SettingsDep, _: Annotated[None, Depends(require_api_key)]) -> None:
     """Admin endpoints change what is served, so they exist only behind a key: none set, 403."""
     if settings.api_key is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, ADMIN_DISABLED)
 
 
-def require_api_key_for_metrics(
+async def require_api_key_for_metrics(
     settings: SettingsDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> None:
     """The key, for /metrics, only when SERVE_METRICS_REQUIRE_KEY is on (scrapers often cannot send one)."""
     if settings.metrics_require_key:
-        require_api_key(settings, bearer, api_key)
+        await require_api_key(settings, bearer, api_key)
 
 
-# For include_router(..., dependencies=[...]) and APIRouter(dependencies=[...]).
+# For include_router(..., dependencies=[...]) and APIRouter(dependencies=[...]). All async: FastAPI runs a
+# plain def dependency in a worker thread, a hop per request that costs more than the check itself.
 RequireApiKey = Depends(require_api_key)
 RequireAdminKey = Depends(require_admin_key)
 RequireApiKeyForMetrics = Depends(require_api_key_for_metrics)

@@ -81,6 +81,19 @@ class Settings(BaseSettings):
             return self.max_request_bytes
         return self.max_batch_size * self.max_upload_bytes + 1024 * 1024
 
+    # Speed and scale: micro-batching concurrent predictions (app/batching.py).
+    batching: bool = Field(
+        False,
+        description="Gather concurrent predictions for a model into one forward pass (off: on CPU "
+        "the models are too small for it to pay; see benchmarks/).",
+    )
+    batch_max_size: int = Field(
+        64, ge=1, description="Most rows (instances or images) in one gathered batch."
+    )
+    batch_max_wait_ms: float = Field(
+        2.0, ge=0, le=1000, description="Longest a prediction waits for others to join its batch, in ms."
+    )
+
 
 @lru_cache
 def get_settings() -> Settings:

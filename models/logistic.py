@@ -47,7 +47,9 @@ class LogisticRegression(nn.Module):
             )
         if not bool(torch.isfinite(features).all()):
             raise InvalidInputError("features must be finite numbers (no NaN or infinity)")
-        return features.to(self.linear.weight.device, torch.float32)
+        return features.to(
+            self.linear.weight.device, torch.float32, non_blocking=True
+        )  # see SoftmaxRegression
 
     def labels(self, probabilities: torch.Tensor) -> torch.Tensor:
         return (probabilities >= self.config.threshold).long()

@@ -69,8 +69,13 @@ class SoftmaxRegression(nn.Module):
                 raise InvalidInputError("pixel values must be finite numbers (no NaN or infinity)")
             if bool((pixels < 0).any()) or bool((pixels > cfg.pixel_scale).any()):
                 raise InvalidInputError(f"pixel values must lie in 0..{cfg.pixel_scale:g}")
-        x = pixels.reshape(pixels.shape[0], size).to(self.linear.weight.device, torch.float32)
-        return (x / cfg.pixel_scale - cfg.mean) / cfg.std
+        # non_blocking: no stream sync for the copy (from pageable memory CUDA stages it before returning,
+        # so the source may be freed at once); the one sync per batch is the caller's read-back.
+        x = pixels.reshape(pixels.shape[0], size).to(self.linear.weight.device, non_blocking=True)
+        # After the copy: uint8 pixels cross the bus at a quarter of the size. (x / scale - mean) / std as
+        # one multiply-add, in place: a third of the ops and no temporaries on the serving hot path.
+        x = x.to(torch.float32, copy=True)  # copy: the in-place ops must never touch the caller's tensor
+        return x.mul_(1 / (cfg.pixel_scale * cfg.std)).add_(-cfg.mean / cfg.std)
 
     def predict_proba(self, pixels: torch.Tensor) -> torch.Tensor:
         """Raw pixels -> [N, 10] class probabilities."""

@@ -7,10 +7,10 @@ from typing import Annotated
 import torch
 from fastapi import APIRouter, Body, Query, Request
 
-from app.api.deps import LogisticModelDep, MnistModelDep, SettingsDep
+from app.api.deps import LogisticModelDep, LogisticRunnerDep, MnistModelDep, MnistRunnerDep, SettingsDep
+from app.batching import Runner
 from app.errors import InvalidContentError, PayloadTooLargeError
 from app.imaging import SUPPORTED_FORMATS, InvertMode, decode_digit
-from app.inference import predict_digits, predict_logistic
 from app.schemas.errors import error_responses
 from app.schemas.examples import LOGISTIC_BATCH, LOGISTIC_SINGLE, PIXELS_BATCH, PIXELS_SINGLE
 from app.schemas.predict import (
@@ -83,8 +83,8 @@ def _check_row_widths(rows: list[list[float]], feature_names: tuple[str, ...]) -
             )
 
 
-def _digit_response(checkpoint: Checkpoint, pixels: torch.Tensor) -> DigitResponse:
-    digits, probabilities = predict_digits(checkpoint, pixels)
+async def _digit_response(runner: Runner, checkpoint: Checkpoint, pixels: torch.Tensor) -> DigitResponse:
+    digits, probabilities = await runner(checkpoint, pixels)
     return DigitResponse(
         model=_model_ref("mnist", checkpoint),
         predictions=[
@@ -110,12 +110,13 @@ async def predict_logistic_route(
         ),
     ],
     checkpoint: LogisticModelDep,
+    runner: LogisticRunnerDep,
     settings: SettingsDep,
 ) -> LogisticResponse:
     rows = body.batch()
     _check_batch(len(rows), settings)
     _check_row_widths(rows, checkpoint.config.feature_names)
-    probabilities, labels = predict_logistic(checkpoint, rows)
+    probabilities, labels = await runner(checkpoint, rows)
     return LogisticResponse(
         model=_model_ref("logistic", checkpoint),
         predictions=[
@@ -143,6 +144,7 @@ async def predict_logistic_route(
 async def predict_mnist_route(
     request: Request,
     checkpoint: MnistModelDep,
+    runner: MnistRunnerDep,
     settings: SettingsDep,
     invert: Annotated[
         InvertMode,
@@ -168,7 +170,7 @@ async def predict_mnist_route(
         )
         for f in files
     ]
-    return _digit_response(checkpoint, torch.stack(images))
+    return await _digit_response(runner, checkpoint, torch.stack(images))
 
 
 @router.post(
@@ -189,13 +191,14 @@ async def predict_mnist_pixels_route(
         ),
     ],
     checkpoint: MnistModelDep,
+    runner: MnistRunnerDep,
     settings: SettingsDep,
 ) -> DigitResponse:
     images = body.batch()
     _check_batch(len(images), settings)
     side = checkpoint.config.image_size
-    return _digit_response(
-        checkpoint, torch.stack([_pixel_tensor(i, image, side) for i, image in enumerate(images)])
+    return await _digit_response(
+        runner, checkpoint, torch.stack([_pixel_tensor(i, image, side) for i, image in enumerate(images)])
     )
 
 

@@ -1,0 +1,79 @@
+"""Starting a server for a benchmark, waiting until it is ready, and reading the CPU its processes use."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid for every process visible in /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def _tree(pid: int) -> list[int]:
+    parents = _parents()
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        todo += [child for child, parent in parents.items() if parent == current]
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and every process below it (LitServe runs worker processes)."""
+    total = 0
+    for member in _tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICKS
+
+
+def wait_ready(port: int, process: subprocess.Popen, timeout: float = 120.0) -> float:
+    """Seconds until GET /health/ready answers 200; raises if the server dies or never gets there."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with status {process.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1) as response:
+                if response.status == 200:
+                    return time.perf_counter() - started
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.02)
+    raise TimeoutError(f"server on port {port} not ready after {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def running_server(argv: list[str], port: int, *, env: dict[str, str], cwd: Path) -> Iterator[int]:
+    """Run ``argv`` until the block ends; yields its pid once /health/ready says 200."""
+    process = subprocess.Popen(
+        argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        wait_ready(port, process)
+        yield process.pid
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)  # its own session: the server and its workers, no more
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
