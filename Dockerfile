@@ -32,11 +32,12 @@ COPY models models
 RUN pip install --no-deps . && pip check
 
 FROM ${BASE_IMAGE}
-RUN groupadd --system --gid 10001 serve \
- && useradd --system --uid 10001 --gid serve --no-create-home --shell /usr/sbin/nologin serve
+RUN groupadd --gid 10001 serve \
+ && useradd --uid 10001 --gid serve --no-create-home --shell /usr/sbin/nologin serve
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /srv
-COPY checkpoints/logistic.pt checkpoints/mnist.pt checkpoints/
+# Readable by the serving user whatever mode the files were saved with.
+COPY --chmod=0444 checkpoints/logistic.pt checkpoints/mnist.pt checkpoints/
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -39,9 +39,7 @@ class Settings(BaseSettings):
     workers: int = Field(
         1, ge=1, description="Worker processes; each holds its own copy of torch and the models."
     )
-    keep_alive_seconds: int = Field(
-        5, ge=1, description="How long an idle keep-alive connection stays open."
-    )
+    keep_alive_seconds: int = Field(5, ge=1, description="How long an idle keep-alive connection stays open.")
     limit_concurrency: int = Field(
         200, ge=1, description="Most connections (and tasks) per worker at once; beyond it, 503."
     )

@@ -74,9 +74,13 @@ def server(logistic_checkpoint: Path, mnist_checkpoint: Path, tmp_path: Path) ->
 
 def multipart_body(png: bytes) -> bytes:
     return (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="digit.png"\r\n'
-        "Content-Type: image/png\r\n\r\n"
-    ).encode() + png + f"\r\n--{BOUNDARY}--\r\n".encode()
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="digit.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + png
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
 
 
 def start_upload(port: int, body: bytes) -> socket.socket:
@@ -117,7 +121,7 @@ def logistic_request(port: int) -> str:
         connection.request(
             "POST",
             "/predict/logistic",
-            body=json.dumps({"x1": 4.0, "x2": 1.0}),
+            body=json.dumps({"features": [6.0, 4.0]}),
             headers={"Content-Type": "application/json"},
         )
         response = connection.getresponse()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import time
 import urllib.error
@@ -29,9 +30,7 @@ IMAGE = f"localhost/{NAME}:test"
 
 
 def containers(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(TOOL), *args], capture_output=True, text=True, check=check, timeout=timeout
-    )
+    return subprocess.run([str(TOOL), *args], capture_output=True, text=True, check=check, timeout=timeout)
 
 
 def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -50,8 +49,6 @@ def http(port: int, path: str, body: bytes | None = None, content_type: str = ""
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -85,7 +82,8 @@ def container(image: str) -> Iterator[int]:
     """The image running as NAME, published on a free loopback port; yields that port once ready."""
     port = free_port()
     started = time.monotonic()
-    podman("run", "--detach", "--name", NAME, "--network", "slirp4netns", "-p", f"127.0.0.1:{port}:8000", image)
+    publish = f"127.0.0.1:{port}:8000"
+    podman("run", "--detach", "--name", NAME, "--network", "slirp4netns", "-p", publish, image)
     try:
         deadline = started + 120
         while time.monotonic() < deadline:
@@ -106,9 +104,13 @@ def container(image: str) -> Iterator[int]:
 def test_container_predicts_committed_digit(container: int) -> None:
     boundary = "container-test"
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="digit7.png"\r\n'
-        "Content-Type: image/png\r\n\r\n"
-    ).encode() + DIGIT_SEVEN.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="digit7.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + DIGIT_SEVEN.read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
 
     status, payload = http(container, "/predict/mnist", body, f"multipart/form-data; boundary={boundary}")
 
@@ -117,7 +119,7 @@ def test_container_predicts_committed_digit(container: int) -> None:
 
 
 def test_container_predicts_logistic(container: int) -> None:
-    body = json.dumps({"x1": 6.0, "x2": 4.0}).encode()
+    body = json.dumps({"features": [6.0, 4.0]}).encode()
 
     status, payload = http(container, "/predict/logistic", body, "application/json")
 
