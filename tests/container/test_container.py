@@ -60,7 +60,8 @@ def image() -> Iterator[str]:
         pytest.skip(f"no container tool at {TOOL}")
     setup = containers("setup", check=False, timeout=1800)
     if setup.returncode != 0:
-        pytest.skip(f"podman cannot be set up here: {(setup.stdout + setup.stderr).strip()[-500:]}")
+        output = (setup.stdout + setup.stderr).strip()[-500:]
+        pytest.skip(f"podman cannot be set up here (`containers setup` exited {setup.returncode}): {output}")
     build = [
         "build", "--network", "host", "--format", "docker", "-t", IMAGE,
         "--build-arg", f"BASE_IMAGE={containers('base-image').stdout.strip()}",
