@@ -38,6 +38,12 @@ class MalformedRequestError(ClientError):
     status_code = status.HTTP_400_BAD_REQUEST
 
 
+class NotFoundError(ClientError):
+    """Something the request names that does not exist here, such as a model version."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+
+
 class PayloadTooLargeError(ClientError):
     status_code = status.HTTP_413_CONTENT_TOO_LARGE
 
@@ -55,6 +61,13 @@ _STATUS_OF: dict[type[Exception], int] = {
 }
 
 
+def status_code_for(exc: Exception) -> int | None:
+    """The HTTP status of an error a client can cause; None for anything else (a bug)."""
+    if isinstance(exc, ClientError):
+        return exc.status_code
+    return next((code for cls, code in _STATUS_OF.items() if isinstance(exc, cls)), None)
+
+
 def _detail(status_code: int, detail: object) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status_code)
 
@@ -64,14 +77,36 @@ async def _client_error(_: Request, exc: ClientError) -> JSONResponse:
 
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
-    status_code = next(code for cls, code in _STATUS_OF.items() if isinstance(exc, cls))
-    return _detail(status_code, str(exc))
+    return _detail(status_code_for(exc), str(exc))
 
 
-async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if unreadable := _unreadable_body(request, exc, errors):
+        return _detail(unreadable.status_code, unreadable.detail)
     # FastAPI's list of problems, minus the echoed input: a 784-pixel body should not come back at the client.
-    problems = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
+    problems = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in errors]
     return _detail(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
+
+
+def _unreadable_body(request: Request, exc: RequestValidationError, errors: list) -> ClientError | None:
+    """A JSON body that never reached validation: not JSON, not sent as JSON, or not sent at all."""
+    first = errors[0] if len(errors) == 1 else {}
+    if first.get("type") == "json_invalid":
+        where = first["loc"][-1]
+        return MalformedRequestError(
+            f"request body is not valid JSON: {first['ctx']['error']} (at character {where})"
+        )
+    if tuple(first.get("loc", ())) != ("body",):
+        return None
+    if first["type"] == "missing":
+        return MalformedRequestError("request body is empty; send a JSON object")
+    if isinstance(exc.body, bytes):  # FastAPI hands over raw bytes when the content type is not JSON
+        content_type = request.headers.get("content-type") or "none"
+        return UnsupportedMediaTypeError(
+            f"expected a JSON body with content type application/json, got {content_type}"
+        )
+    return None
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -43,7 +43,7 @@ def decode_digit(
     """
     if not data:
         raise InvalidContentError(f"file {filename!r} is empty")
-    image = _open(data, filename)
+    image = _open(data, filename, max_pixels)
     width, height = image.size
     if width * height > max_pixels:
         raise PayloadTooLargeError(
@@ -64,7 +64,7 @@ def decode_digit(
     return pixels
 
 
-def _open(data: bytes | bytearray, filename: str) -> Image.Image:
+def _open(data: bytes | bytearray, filename: str, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -80,7 +80,9 @@ def _open(data: bytes | bytearray, filename: str) -> Image.Image:
         if known:
             raise UnsupportedMediaTypeError(_unsupported(filename, known)) from None
         if isinstance(exc, (Image.DecompressionBombWarning, Image.DecompressionBombError)):
-            raise PayloadTooLargeError(f"image {filename!r} declares too many pixels to decode") from None
+            raise PayloadTooLargeError(
+                f"image {filename!r} declares too many pixels to decode, over the limit of {max_pixels}"
+            ) from None
         raise InvalidContentError(f"file {filename!r} is not an image that can be read") from None
     if image.format not in SUPPORTED_FORMATS:
         raise UnsupportedMediaTypeError(_unsupported(filename, image.format or "unknown"))
@@ -88,7 +90,7 @@ def _open(data: bytes | bytearray, filename: str) -> Image.Image:
 
 
 def _unsupported(filename: str, found: str) -> str:
-    return f"file {filename!r} is a {found} file; supported image formats: {', '.join(SUPPORTED_FORMATS)}"
+    return f"file {filename!r} is in {found} format; supported image formats: {', '.join(SUPPORTED_FORMATS)}"
 
 
 def _to_luminance(image: Image.Image) -> Image.Image:

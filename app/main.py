@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
-from app.api.routes import health, models, predict
+from app.api.routes import admin, health, models, page, predict, v2
 from app.errors import install_error_handlers
 from app.registry import ModelRegistry, ModelSpec
+from app.security import RequireApiKey
 from app.settings import Settings, get_settings
 from models import LogisticRegression, SoftmaxRegression, resolve_device
 
@@ -22,6 +24,8 @@ Predictions from two classic PyTorch models:
 * **logistic** — a logistic regression on two numeric features (`POST /predict/logistic`);
 * **mnist** — a softmax regression that reads 28x28 handwritten digits, from image files
   (`POST /predict/mnist`) or pixel arrays (`POST /predict/mnist/pixels`).
+
+[Draw a digit](/) on the service's own page and watch the prediction as you draw.
 """
 
 
@@ -52,7 +56,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(
+    # Swagger UI and ReDoc assets are served by the app itself, so /docs works without internet.
+    app = FastAPIOffline(
         title="Digit & logistic prediction service",
         version="0.1.0",
         description=DESCRIPTION,
@@ -61,8 +66,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = ModelRegistry(model_specs(settings))
     install_error_handlers(app)
-    for module in (health, models, predict):
+    for module in (health, page):
         app.include_router(module.router)
+    app.include_router(v2.router)  # the Open Inference Protocol's probes and server metadata
+    # Whatever serves or describes a model wants the API key when one is set; probes and docs stay open.
+    for module in (models, predict):
+        app.include_router(module.router, dependencies=[RequireApiKey])
+    app.include_router(v2.model_router, dependencies=[RequireApiKey])
+    app.include_router(admin.router)  # wants the key always, and is off without one
     return app
 
 

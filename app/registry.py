@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
 import torch
+from anyio import to_thread
 
 import models
 from models import Checkpoint, CheckpointError
@@ -49,6 +51,15 @@ class ModelSlot:
     reason: str | None = None
     checkpoint: Checkpoint | None = None
     load_seconds: float | None = None
+    # Serialises reloads of this model, so two of them cannot interleave their load and swap.
+    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+
+@dataclass(frozen=True)
+class Reloaded:
+    checkpoint: Checkpoint
+    previous: Checkpoint | None
+    load_seconds: float
 
 
 class ModelRegistry:
@@ -96,7 +107,21 @@ class ModelRegistry:
         )
         return checkpoint
 
+    async def reload(self, name: str, path: Path | None = None) -> Reloaded:
+        """Load a checkpoint for ``name`` off the event loop, then swap it in.
+
+        A bad checkpoint raises its CheckpointError before the swap, so the old model keeps serving.
+        """
+        slot = self.slot(name)
+        async with slot.reload_lock:
+            started = time.perf_counter()
+            checkpoint = await to_thread.run_sync(self.load_checkpoint, name, path)
+            reloaded = Reloaded(checkpoint, slot.checkpoint, time.perf_counter() - started)
+            self.swap(name, checkpoint, load_seconds=reloaded.load_seconds)
+        return reloaded
+
     def swap(self, name: str, checkpoint: Checkpoint, load_seconds: float | None = None) -> None:
+        """The one place a served model changes: start-up and reloads both come through here."""
         slot = self.slot(name)
         slot.checkpoint, slot.state, slot.reason = checkpoint, ModelState.READY, None
         slot.load_seconds = load_seconds

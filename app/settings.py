@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,24 @@ class Settings(BaseSettings):
         description="Largest image (width x height) whose header is even looked at; larger ones are "
         "refused before decoding, as decompression bombs.",
     )
+
+    # Authentication and live model updates (admin)
+    api_key: SecretStr | None = Field(
+        None,
+        description="When set, /predict, /models and /admin want it as `Authorization: Bearer <key>` or "
+        "`X-API-Key: <key>`. Unset: the service is open and /admin is off.",
+    )
+    metrics_require_key: bool = Field(False, description="Whether /metrics also wants the API key.")
+    reload_dir: Path = Field(
+        Path("checkpoints"), description="The only folder /admin/models/{name}/reload may load from."
+    )
+
+    @field_validator("api_key")
+    @classmethod
+    def _api_key_not_blank(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and not key.get_secret_value().strip():
+            raise ValueError("SERVE_API_KEY is blank; unset it to run without a key")
+        return key
 
     # Uvicorn process settings, read by the `serve` command (app/cli.py).
     workers: int = Field(

@@ -6,9 +6,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
+from app.schemas.examples import LOGISTIC_SINGLE, PIXELS_SINGLE
+
 Pixel = Annotated[FiniteFloat, Field(ge=0, le=255)]
-# One image as 28 rows of 28 pixels, or as 784 values row by row. The exact size is checked by the model.
-PixelImage = list[list[Pixel]] | list[Pixel]
+# One image as 28 rows of 28 pixels, or as 784 values row by row; the model checks the exact shape.
+# One list of (value | row) rather than a union of two list types: a bad value then yields one error,
+# not one per pixel from the branch that did not apply.
+PixelImage = list[Pixel | list[Pixel]]
 
 
 class _OneOrMany(BaseModel):
@@ -34,17 +38,12 @@ class _OneOrMany(BaseModel):
 
 class LogisticRequest(_OneOrMany):
     _single_field = "features"
-    features: list[FiniteFloat] | None = Field(
-        None, description="One instance: [x1, x2].", examples=[[4.0, 3.0]]
-    )
+    features: list[FiniteFloat] | None = Field(None, description="One instance: [x1, x2].")
     instances: list[list[FiniteFloat]] | None = Field(
-        None, description="A batch of instances: [[x1, x2], ...].", examples=[[[1.0, 2.0], [5.0, 3.0]]]
+        None, description="A batch of instances: [[x1, x2], ...]."
     )
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"features": [4.0, 3.0]}, {"instances": [[1.0, 2.0], [5.0, 3.0]]}]},
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [LOGISTIC_SINGLE]})
 
 
 class PixelsRequest(_OneOrMany):
@@ -54,14 +53,7 @@ class PixelsRequest(_OneOrMany):
     )
     instances: list[PixelImage] | None = Field(None, description="A batch of images, each as for 'pixels'.")
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"pixels": [[0] * 28] * 10 + [[0] * 13 + [255] * 2 + [0] * 13] * 8 + [[0] * 28] * 10}
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [PIXELS_SINGLE]})
 
 
 class ModelRef(BaseModel):
@@ -77,16 +69,65 @@ class LogisticPrediction(BaseModel):
 
 class LogisticResponse(BaseModel):
     model: ModelRef
-    predictions: list[LogisticPrediction]
+    predictions: list[LogisticPrediction] = Field(description="One per instance, in the order sent.")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": {
+                        "name": "logistic",
+                        "version": "20261124.120000",
+                        "architecture": "logistic_regression",
+                    },
+                    "predictions": [{"label": 1, "probability": 0.93}],
+                }
+            ]
+        }
+    )
 
 
 class DigitPrediction(BaseModel):
-    digit: int = Field(ge=0, le=9, examples=[7])
+    digit: int = Field(ge=0, le=9, description="The most probable digit.", examples=[7])
     probabilities: list[float] = Field(
-        description="P(digit) for 0..9; sums to 1.", min_length=10, max_length=10
+        description="P(digit) for 0..9; sums to 1.",
+        min_length=10,
+        max_length=10,
+        examples=[[0.001, 0.002, 0.01, 0.02, 0.001, 0.005, 0.001, 0.95, 0.005, 0.005]],
     )
 
 
 class DigitResponse(BaseModel):
     model: ModelRef
     predictions: list[DigitPrediction] = Field(description="One per image, in the order sent.")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": {
+                        "name": "mnist",
+                        "version": "20261124.120000",
+                        "architecture": "softmax_regression",
+                    },
+                    "predictions": [
+                        {
+                            "digit": 7,
+                            "probabilities": [
+                                0.001,
+                                0.002,
+                                0.01,
+                                0.02,
+                                0.001,
+                                0.005,
+                                0.001,
+                                0.95,
+                                0.005,
+                                0.005,
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    )

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import torch
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 
 from app.api.deps import LogisticModelDep, MnistModelDep, SettingsDep
 from app.errors import InvalidContentError, PayloadTooLargeError
 from app.imaging import SUPPORTED_FORMATS, InvertMode, decode_digit
 from app.inference import predict_digits, predict_logistic
+from app.schemas.examples import LOGISTIC_BATCH, LOGISTIC_SINGLE, PIXELS_BATCH, PIXELS_SINGLE
 from app.schemas.predict import (
     DigitPrediction,
     DigitResponse,
@@ -42,7 +43,12 @@ _UPLOAD_BODY = {
                     "properties": {
                         "file": {
                             "type": "array",
-                            "items": {"type": "string", "format": "binary"},
+                            # Both spellings of "a file": OpenAPI 3.1's and the one older tools read.
+                            "items": {
+                                "type": "string",
+                                "format": "binary",
+                                "contentMediaType": "application/octet-stream",
+                            },
                             "description": f"One or more 28x28 images ({', '.join(SUPPORTED_FORMATS)}).",
                         }
                     },
@@ -64,6 +70,15 @@ def _check_batch(count: int, settings: Settings) -> None:
         )
 
 
+def _check_row_widths(rows: list[list[float]], feature_names: tuple[str, ...]) -> None:
+    for index, row in enumerate(rows):
+        if len(row) != len(feature_names):
+            raise InvalidContentError(
+                f"instance {index} has {len(row)} features; expected {len(feature_names)} "
+                f"({', '.join(feature_names)})"
+            )
+
+
 def _digit_response(checkpoint: Checkpoint, pixels: torch.Tensor) -> DigitResponse:
     digits, probabilities = predict_digits(checkpoint, pixels)
     return DigitResponse(
@@ -81,10 +96,21 @@ def _digit_response(checkpoint: Checkpoint, pixels: torch.Tensor) -> DigitRespon
     responses=_ERRORS,
 )
 async def predict_logistic_route(
-    body: LogisticRequest, checkpoint: LogisticModelDep, settings: SettingsDep
+    body: Annotated[
+        LogisticRequest,
+        Body(
+            openapi_examples={
+                "one instance": {"value": LOGISTIC_SINGLE},
+                "a batch": {"value": LOGISTIC_BATCH},
+            }
+        ),
+    ],
+    checkpoint: LogisticModelDep,
+    settings: SettingsDep,
 ) -> LogisticResponse:
     rows = body.batch()
     _check_batch(len(rows), settings)
+    _check_row_widths(rows, checkpoint.config.feature_names)
     probabilities, labels = predict_logistic(checkpoint, rows)
     return LogisticResponse(
         model=_model_ref("logistic", checkpoint),
@@ -150,7 +176,17 @@ async def predict_mnist_route(
     responses=_ERRORS,
 )
 async def predict_mnist_pixels_route(
-    body: PixelsRequest, checkpoint: MnistModelDep, settings: SettingsDep
+    body: Annotated[
+        PixelsRequest,
+        Body(
+            openapi_examples={
+                "one image (28 rows of 28)": {"value": PIXELS_SINGLE},
+                "a batch (nested and flat)": {"value": PIXELS_BATCH},
+            }
+        ),
+    ],
+    checkpoint: MnistModelDep,
+    settings: SettingsDep,
 ) -> DigitResponse:
     images = body.batch()
     _check_batch(len(images), settings)
@@ -164,10 +200,10 @@ def _pixel_tensor(index: int, image: list, side: int) -> torch.Tensor:
     """One image as 28 rows of 28 or 784 values -> a flat float tensor; anything else names the image."""
     try:
         pixels = torch.tensor(image, dtype=torch.float32)
-    except ValueError:  # ragged rows
+    except (TypeError, ValueError):  # rows of unequal length, or rows mixed with single values
         pixels = None
     if pixels is None or tuple(pixels.shape) not in ((side, side), (side * side,)):
-        got = f"shape {list(pixels.shape)}" if pixels is not None else "rows of unequal length"
+        got = f"shape {list(pixels.shape)}" if pixels is not None else "a ragged array"
         raise InvalidContentError(
             f"image {index}: expected {side} rows of {side} pixels or {side * side} values, got {got}"
         )

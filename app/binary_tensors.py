@@ -1,0 +1,152 @@
+"""Tensor data in the Open Inference Protocol: JSON values, and the binary tensor data extension.
+
+With the extension, a body is a JSON header of ``Inference-Header-Content-Length`` bytes followed by
+the raw little-endian bytes of each binary tensor, in the order the header lists them; each such tensor
+carries ``parameters.binary_data_size`` instead of ``data``. Responses use the same layout.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from array import array
+from dataclasses import dataclass
+
+import torch
+from fastapi import Request, Response
+
+from app.errors import InvalidContentError, MalformedRequestError
+
+HEADER_LENGTH = "Inference-Header-Content-Length"
+_SCOPE_KEY = "binary_tensor_data"  # where the bytes after the JSON header wait for the route
+
+
+@dataclass(frozen=True)
+class Datatype:
+    name: str
+    torch_dtype: torch.dtype
+    array_code: str  # the Python array module's typecode of one element
+
+    @property
+    def itemsize(self) -> int:
+        return array(self.array_code).itemsize
+
+    @property
+    def is_integer(self) -> bool:
+        return not self.torch_dtype.is_floating_point
+
+
+DATATYPES = {
+    d.name: d
+    for d in (
+        Datatype("UINT8", torch.uint8, "B"),
+        Datatype("INT8", torch.int8, "b"),
+        Datatype("INT16", torch.int16, "h"),
+        Datatype("INT32", torch.int32, "i"),
+        Datatype("INT64", torch.int64, "q"),
+        Datatype("FP32", torch.float32, "f"),
+        Datatype("FP64", torch.float64, "d"),
+    )
+}
+
+
+class _JsonHeaderRequest(Request):
+    """A request whose body, as FastAPI reads it, is only the JSON header."""
+
+    def __init__(self, scope: dict, header: bytes) -> None:
+        super().__init__(scope)
+        self._header = header
+
+    async def body(self) -> bytes:
+        return self._header
+
+
+async def with_json_header(request: Request) -> Request:
+    """Let FastAPI parse and validate the JSON header of a body like any JSON body.
+
+    The protocol's bodies are JSON whatever their Content-Type says (clients send none, or
+    application/octet-stream with binary tensors). The tensor bytes after the header are kept for
+    ``binary_data``.
+    """
+    if request.method != "POST":
+        return request
+    header, tail = split_body(await request.body(), request.headers.get(HEADER_LENGTH))
+    headers = [(k, v) for k, v in request.scope["headers"] if k not in (b"content-type", b"content-length")]
+    headers.append((b"content-type", b"application/json"))
+    return _JsonHeaderRequest({**request.scope, "headers": headers, _SCOPE_KEY: tail}, header)
+
+
+def binary_data(request: Request) -> bytes:
+    """The bytes that followed the JSON header; empty for a plain JSON request."""
+    return request.scope.get(_SCOPE_KEY, b"")
+
+
+def encode_response(header: bytes, binary_outputs: list[bytes]) -> Response:
+    if not binary_outputs:
+        return Response(header, media_type="application/json")
+    return Response(
+        header + b"".join(binary_outputs),
+        media_type="application/octet-stream",
+        headers={HEADER_LENGTH: str(len(header))},
+    )
+
+
+def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
+    """A request body -> (its JSON header, the binary tensor bytes after it)."""
+    if header_length is None:
+        return body, b""
+    if not header_length.isdigit() or int(header_length) > len(body):
+        raise MalformedRequestError(
+            f"{HEADER_LENGTH} must be a byte count within the body's {len(body)} bytes, got {header_length!r}"
+        )
+    return body[: int(header_length)], body[int(header_length) :]
+
+
+def tensor_from_json(name: str, datatype: Datatype, shape: list[int], data: list) -> torch.Tensor:
+    """JSON ``data``, flat or nested as ``shape``, -> a tensor of ``datatype`` and ``shape``."""
+    try:
+        values = torch.tensor(data, dtype=torch.float64)
+    except (TypeError, ValueError):
+        raise InvalidContentError(
+            f"input {name!r}: data must be numbers, flat or nested in equal rows"
+        ) from None
+    if values.dim() > 1 and list(values.shape) != shape:
+        raise InvalidContentError(f"input {name!r}: data nested as {list(values.shape)}, shape is {shape}")
+    _check_count(name, shape, values.numel())
+    if datatype.is_integer:
+        info = torch.iinfo(datatype.torch_dtype)
+        in_range = (values == values.round()) & (values >= info.min) & (values <= info.max)
+        if not bool(in_range.all()):
+            raise InvalidContentError(
+                f"input {name!r}: {datatype.name} values must be integers in {info.min}..{info.max}"
+            )
+    return values.to(datatype.torch_dtype).reshape(shape)
+
+
+def tensor_from_bytes(name: str, datatype: Datatype, shape: list[int], raw: bytes) -> torch.Tensor:
+    """Little-endian element bytes -> a tensor of ``datatype`` and ``shape``."""
+    if len(raw) % datatype.itemsize:
+        raise InvalidContentError(
+            f"input {name!r}: {len(raw)} bytes is not a whole number of {datatype.name} values"
+        )
+    _check_count(name, shape, len(raw) // datatype.itemsize)
+    if not raw:  # frombuffer refuses an empty buffer
+        return torch.empty(shape, dtype=datatype.torch_dtype)
+    values = array(datatype.array_code, raw)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return torch.frombuffer(values, dtype=datatype.torch_dtype).reshape(shape)
+
+
+def to_bytes(datatype: Datatype, flat_values: list) -> bytes:
+    values = array(datatype.array_code, flat_values)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values.tobytes()
+
+
+def _check_count(name: str, shape: list[int], count: int) -> None:
+    if count != math.prod(shape):
+        raise InvalidContentError(
+            f"input {name!r}: shape {shape} holds {math.prod(shape)} values, data has {count}"
+        )

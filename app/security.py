@@ -1,0 +1,70 @@
+"""The optional API key, as dependencies that routers attach where they are included.
+
+With ``SERVE_API_KEY`` unset the service is open. With it set, every router included with
+``dependencies=[RequireApiKey]`` wants the key, sent as ``Authorization: Bearer <key>`` or
+``X-API-Key: <key>`` (the Bearer header wins when both come). Keys are compared in constant time and
+never logged: this module logs nothing, and the settings hold the key as a SecretStr.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from app.api.deps import SettingsDep
+
+# auto_error=False: the schemes only read the headers (and give Swagger its Authorize button);
+# deciding whether a missing key matters is require_api_key's job.
+bearer_scheme = HTTPBearer(auto_error=False, description="`Authorization: Bearer <SERVE_API_KEY>`")
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: <SERVE_API_KEY>`")
+
+MISSING_KEY = "missing API key: send Authorization: Bearer <key> or X-API-Key"
+INVALID_KEY = "invalid API key"
+ADMIN_DISABLED = "admin endpoints are disabled: set SERVE_API_KEY to enable them"
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_api_key(
+    settings: SettingsDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> None:
+    """Let the request through when no key is configured or the right one is sent; else 401."""
+    if settings.api_key is None:
+        return
+    presented = bearer.credentials if bearer is not None else api_key
+    if not presented:
+        raise _unauthorized(MISSING_KEY)
+    expected = settings.api_key.get_secret_value()
+    if not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise _unauthorized(INVALID_KEY)
+
+
+def require_admin_key(settings: SettingsDep, _: Annotated[None, Depends(require_api_key)]) -> None:
+    """Admin endpoints change what is served, so they exist only behind a key: none set, 403."""
+    if settings.api_key is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, ADMIN_DISABLED)
+
+
+def require_api_key_for_metrics(
+    settings: SettingsDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> None:
+    """The key, for /metrics, only when SERVE_METRICS_REQUIRE_KEY is on (scrapers often cannot send one)."""
+    if settings.metrics_require_key:
+        require_api_key(settings, bearer, api_key)
+
+
+# For include_router(..., dependencies=[...]) and APIRouter(dependencies=[...]).
+RequireApiKey = Depends(require_api_key)
+RequireAdminKey = Depends(require_admin_key)
+RequireApiKeyForMetrics = Depends(require_api_key_for_metrics)
+# For a single route's signature: ``_: ApiKeyDep``.
+ApiKeyDep = Annotated[None, RequireApiKey]

@@ -1,0 +1,26 @@
+"""Builders for API test inputs, shared by the test modules."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny, valid-looking PNG whose header claims ``width`` x ``height`` grey pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def upload(*parts: tuple[str, bytes]) -> list[tuple[str, tuple[str, bytes, str]]]:
+    """httpx ``files=`` for image parts named ``file``, each given as (filename, bytes)."""
+    return [("file", (name, data, "application/octet-stream")) for name, data in parts]

@@ -1,0 +1,59 @@
+import re
+
+import pytest
+
+from app.schemas import predict
+
+_ASSET = re.compile(r"""(?:src|href|url)\s*[=:]\s*['"]([^'"]+)['"]""")
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_page_loads_only_local_assets(client, page):
+    response = client.get(page)
+    assert response.status_code == 200
+    assert "://" not in response.text  # no CDN, no fonts host: the page must work offline
+    assets = _ASSET.findall(response.text)
+    assert "/openapi.json" in assets
+    assert len(assets) >= 3  # the script, its stylesheet or favicon, and the schema
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+
+
+def test_openapi_every_operation_documented(client):
+    schema = client.get("/openapi.json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("summary"), f"{method} {path}"
+            assert "schema" in operation["responses"]["200"]["content"]["application/json"], (
+                f"{method} {path}"
+            )
+
+
+def test_openapi_mnist_upload_is_array_of_files(client):
+    operation = client.get("/openapi.json").json()["paths"]["/predict/mnist"]["post"]
+    schema = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert schema["required"] == ["file"]
+    assert schema["properties"]["file"]["type"] == "array"
+    assert schema["properties"]["file"]["items"] == {
+        "type": "string",
+        "format": "binary",
+        "contentMediaType": "application/octet-stream",
+    }
+
+
+@pytest.mark.parametrize("path", ["/predict/logistic", "/predict/mnist/pixels"])
+def test_openapi_request_examples_are_valid_requests(client, path):
+    operation = client.get("/openapi.json").json()["paths"][path]["post"]
+    examples = operation["requestBody"]["content"]["application/json"]["examples"]
+    assert len(examples) == 2
+    for name, example in examples.items():
+        response = client.post(path, json=example["value"])
+        assert response.status_code == 200, name
+        assert len(response.json()["predictions"]) == len(example["value"].get("instances", [None]))
+
+
+@pytest.mark.parametrize("model", ["LogisticResponse", "DigitResponse"])
+def test_openapi_response_examples_match_their_schema(client, model):
+    schema = client.get("/openapi.json").json()["components"]["schemas"][model]
+    for example in schema["examples"]:
+        getattr(predict, model).model_validate(example)

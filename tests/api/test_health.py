@@ -1,0 +1,98 @@
+import pytest
+from fastapi.testclient import TestClient
+
+from api.helpers import png_declaring, upload
+
+_READY = {"state": "ready", "reason": None}
+
+
+def test_live(client):
+    response = client.get("/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "alive"}
+
+
+def test_ready_when_models_loaded(client):
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ready",
+        "detail": None,
+        "models": {
+            "logistic": {"state": "ready", "reason": None},
+            "mnist": {"state": "ready", "reason": None},
+        },
+    }
+
+
+def test_ready_before_models_load(app):
+    response = TestClient(app).get("/health/ready")  # no `with`: the lifespan has not run
+    assert response.status_code == 503
+    assert response.json()["status"] == "starting"
+    assert response.json()["detail"] == "model 'logistic' is starting; model 'mnist' is starting"
+
+
+def test_ready_reports_missing_mnist_while_logistic_serves(tmp_path, client_with):
+    client = client_with(mnist_checkpoint=tmp_path / "gone.pt")
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    reason = f"checkpoint {tmp_path / 'gone.pt'}: file not found"
+    assert response.json() == {
+        "status": "failed",
+        "detail": f"model 'mnist' is failed: {reason}",
+        "models": {
+            "logistic": {"state": "ready", "reason": None},
+            "mnist": {"state": "failed", "reason": reason},
+        },
+    }
+    assert client.post("/predict/logistic", json={"features": [1.0, 2.0]}).status_code == 200
+
+
+def test_ready_reports_corrupt_logistic_while_mnist_serves(tmp_path, client_with):
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"this is not a checkpoint")
+    client = client_with(logistic_checkpoint=corrupt)
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["models"]["logistic"]["state"] == "failed"
+    assert response.json()["models"]["logistic"]["reason"].startswith(
+        f"checkpoint {corrupt}: not a readable checkpoint (corrupt or truncated)"
+    )
+    assert client.post("/predict/mnist/pixels", json={"pixels": [0] * 784}).status_code == 200
+
+
+def test_ready_reports_checkpoint_of_the_wrong_model(mnist_checkpoint, client_with):
+    response = client_with(logistic_checkpoint=mnist_checkpoint).get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["models"]["logistic"] == {
+        "state": "failed",
+        "reason": f"checkpoint {mnist_checkpoint}: "
+        "holds a softmax_regression model, expected logistic_regression",
+    }
+
+
+_JSON = {"content-type": "application/json"}
+BAD_REQUESTS = [
+    ("/predict/logistic", {"json": {"features": [1.0]}}),
+    ("/predict/logistic", {"content": b'{"features": [NaN, 1]}', "headers": _JSON}),
+    ("/predict/logistic", {"content": b"{", "headers": _JSON}),
+    ("/predict/logistic", {"content": b'{"features": [1, 2]}', "headers": {"content-type": "text/plain"}}),
+    ("/predict/logistic", {"json": {"instances": [[1.0, 2.0]] * 65}}),
+    ("/predict/mnist/pixels", {"json": {"pixels": [[0] * 28] * 27}}),
+    ("/predict/mnist/pixels", {"json": {"pixels": [300] * 784}}),
+    ("/predict/mnist", {"files": upload(("x.png", b"not an image"))}),
+    ("/predict/mnist", {"files": upload(("x.png", b""))}),
+    ("/predict/mnist", {"files": upload(("bomb.png", png_declaring(20000, 20000)))}),
+    ("/predict/mnist", {"files": upload(("x.svg", b"<svg/>"))}),
+    ("/predict/mnist", {"files": upload(*[("x.png", b"x")] * 65)}),
+    ("/predict/mnist", {"json": {}}),
+    ("/models/resnet", None),
+]
+
+
+@pytest.mark.parametrize(("path", "request_args"), BAD_REQUESTS)
+def test_ready_after_bad_request(client, path, request_args):
+    response = client.get(path) if request_args is None else client.post(path, **request_args)
+    assert 400 <= response.status_code < 500
+    assert isinstance(response.json()["detail"], (str, list))
+    assert client.get("/health/ready").status_code == 200

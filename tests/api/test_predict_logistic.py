@@ -1,0 +1,164 @@
+import pytest
+import torch
+from conftest import make_logistic
+
+import models
+
+
+def _probability(features: list[float]) -> float:
+    with torch.inference_mode():
+        return make_logistic()(torch.tensor([features])).item()
+
+
+def test_predict_logistic_single_instance(client):
+    response = client.post("/predict/logistic", json={"features": [4.0, 3.0]})
+    assert response.status_code == 200
+    assert response.json() == {
+        "model": {"name": "logistic", "version": "1.0.0", "architecture": "logistic_regression"},
+        "predictions": [{"label": 1, "probability": _probability([4.0, 3.0])}],
+    }
+
+
+def test_predict_logistic_batch_keeps_order(client):
+    response = client.post("/predict/logistic", json={"instances": [[1.0, 2.0], [5.0, 3.0], [0.5, 0.5]]})
+    assert response.status_code == 200
+    assert response.json()["predictions"] == [
+        {"label": 0, "probability": _probability([1.0, 2.0])},
+        {"label": 1, "probability": _probability([5.0, 3.0])},
+        {"label": 0, "probability": _probability([0.5, 0.5])},
+    ]
+
+
+def test_predict_logistic_applies_checkpoint_threshold(tmp_path, client_with):
+    model = make_logistic()
+    strict = models.LogisticRegression(models.LogisticConfig(threshold=0.999))
+    strict.load_state_dict(model.state_dict())
+    path = models.save(strict, tmp_path / "strict.pt", version="strict")
+    probability = _probability([4.0, 3.0])
+    assert 0.5 < probability < 0.999
+
+    response = client_with(logistic_checkpoint=path).post("/predict/logistic", json={"features": [4.0, 3.0]})
+
+    assert response.status_code == 200
+    assert response.json()["predictions"] == [{"label": 0, "probability": probability}]
+
+
+def test_predict_logistic_wrong_feature_count(client):
+    response = client.post("/predict/logistic", json={"features": [1.0, 2.0, 3.0]})
+    assert response.status_code == 422
+    assert response.json() == {"detail": "instance 0 has 3 features; expected 2 (x1, x2)"}
+
+
+def test_predict_logistic_ragged_batch_names_the_instance(client):
+    response = client.post("/predict/logistic", json={"instances": [[1.0, 2.0], [1.0]]})
+    assert response.status_code == 422
+    assert response.json() == {"detail": "instance 1 has 1 features; expected 2 (x1, x2)"}
+
+
+def test_predict_logistic_non_numeric_value(client):
+    response = client.post("/predict/logistic", json={"features": ["a", 2.0]})
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [
+            {
+                "loc": ["body", "features", 0],
+                "msg": "Input should be a valid number, unable to parse string as a number",
+                "type": "float_parsing",
+            }
+        ]
+    }
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
+def test_predict_logistic_non_finite_value(client, literal):
+    body = b'{"features": [' + literal + b", 1]}"
+    response = client.post("/predict/logistic", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [
+            {
+                "loc": ["body", "features", 0],
+                "msg": "Input should be a finite number",
+                "type": "finite_number",
+            }
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"instances": []}, "Value error, 'instances' is empty; send at least one instance"),
+        (
+            {"features": [1.0, 2.0], "instances": [[1.0, 2.0]]},
+            "Value error, send exactly one of 'features' (one input) or 'instances' (a batch)",
+        ),
+        ({}, "Value error, send exactly one of 'features' (one input) or 'instances' (a batch)"),
+    ],
+    ids=["empty batch", "both", "neither"],
+)
+def test_predict_logistic_needs_exactly_one_non_empty_input(client, body, message):
+    response = client.post("/predict/logistic", json=body)
+    assert response.status_code == 422
+    assert response.json() == {"detail": [{"loc": ["body"], "msg": message, "type": "value_error"}]}
+
+
+def test_predict_logistic_unknown_field(client):
+    response = client.post("/predict/logistic", json={"features": [1.0, 2.0], "x": 1})
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [{"loc": ["body", "x"], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}]
+    }
+
+
+def test_predict_logistic_batch_over_limit(client_with):
+    response = client_with(max_batch_size=2).post("/predict/logistic", json={"instances": [[1.0, 2.0]] * 3})
+    assert response.status_code == 413
+    assert response.json() == {"detail": "batch of 3 instances exceeds the limit of 2"}
+
+
+def test_predict_logistic_body_not_json(client):
+    response = client.post(
+        "/predict/logistic", content=b'{"features": [1,', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {"detail": "request body is not valid JSON: Expecting value (at character 16)"}
+
+
+def test_predict_logistic_json_sent_as_text(client):
+    response = client.post(
+        "/predict/logistic", content=b'{"features": [1, 2]}', headers={"content-type": "text/plain"}
+    )
+    assert response.status_code == 415
+    assert response.json() == {
+        "detail": "expected a JSON body with content type application/json, got text/plain"
+    }
+
+
+def test_predict_logistic_empty_body(client):
+    response = client.post("/predict/logistic", headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "request body is empty; send a JSON object"}
+
+
+def test_predict_logistic_body_not_an_object(client):
+    response = client.post("/predict/logistic", json=[1.0, 2.0])
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [
+            {
+                "loc": ["body"],
+                "msg": "Input should be a valid dictionary or object to extract fields from",
+                "type": "model_attributes_type",
+            }
+        ]
+    }
+
+
+def test_predict_logistic_model_failed_to_load(tmp_path, client_with):
+    client = client_with(logistic_checkpoint=tmp_path / "missing.pt")
+    response = client.post("/predict/logistic", json={"features": [1.0, 2.0]})
+    assert response.status_code == 503
+    assert response.json() == {
+        "detail": f"model 'logistic' is failed: checkpoint {tmp_path / 'missing.pt'}: file not found"
+    }

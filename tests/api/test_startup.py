@@ -1,0 +1,43 @@
+import pytest
+import torch
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from app.main import create_app
+from app.settings import Settings
+from models import DeviceUnavailableError
+
+
+def test_startup_cuda_without_gpu_fails(settings, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    app = create_app(settings.model_copy(update={"device": "cuda"}))
+    with (
+        pytest.raises(
+            DeviceUnavailableError, match="device 'cuda' was requested but no CUDA GPU is available"
+        ),
+        TestClient(app),
+    ):
+        pass
+
+
+def test_startup_auto_without_gpu_serves_on_cpu(settings, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with TestClient(create_app(settings.model_copy(update={"device": "auto"}))) as client:
+        assert client.get("/models/mnist").json()["device"] == "cpu"
+
+
+def test_settings_read_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SERVE_MNIST_CHECKPOINT", str(tmp_path / "m.pt"))
+    monkeypatch.setenv("SERVE_DEVICE", "cpu")
+    monkeypatch.setenv("SERVE_MAX_BATCH_SIZE", "8")
+    monkeypatch.setenv("SERVE_MAX_UPLOAD_BYTES", "4096")
+    monkeypatch.setenv("SERVE_MAX_IMAGE_PIXELS", "10000")
+    settings = Settings()
+    assert (settings.mnist_checkpoint, settings.device) == (tmp_path / "m.pt", "cpu")
+    assert (settings.max_batch_size, settings.max_upload_bytes, settings.max_image_pixels) == (8, 4096, 10000)
+
+
+def test_settings_refuse_unknown_device(monkeypatch):
+    monkeypatch.setenv("SERVE_DEVICE", "tpu")
+    with pytest.raises(ValidationError, match="Input should be 'auto', 'cpu' or 'cuda'"):
+        Settings()
