@@ -2,7 +2,9 @@
 
 Run by `make test-container` (the `container` marker; plain `make test` leaves it out). It uses
 ../shared/tools/containers (or $CONTAINERS_TOOL), and is skipped, saying why, where podman cannot be
-set up. The tests share one container and run in file order: the last one stops it.
+set up. The tests share one container and run in file order: the last one stops it. The container and
+the image go at the end; podman's build cache stays (about 1.2 GB under $CONTAINERS_HOME), so that the
+next run builds in about a minute rather than four: `containers podman image prune` frees it.
 """
 
 from __future__ import annotations
