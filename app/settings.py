@@ -59,7 +59,9 @@ class Settings(BaseSettings):
     )
     keep_alive_seconds: int = Field(5, ge=1, description="How long an idle keep-alive connection stays open.")
     limit_concurrency: int = Field(
-        200, ge=1, description="Most connections (and tasks) per worker at once; beyond it, 503."
+        200,
+        ge=2,  # uvicorn counts the arriving connection too: a limit of 1 would refuse every request
+        description="Most connections (and tasks) per worker at once; beyond it, 503.",
     )
     graceful_timeout_seconds: int = Field(
         10, ge=1, description="On SIGTERM, how long requests in flight may take to finish."
