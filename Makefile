@@ -7,7 +7,7 @@ DATA_ROOT ?= $(if $(wildcard ../shared/data/MNIST/raw),../shared/data,data)
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: install serve test test-ray lint format train bench bench-serve clean
+.PHONY: install serve test test-container test-ray lint format train bench bench-serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: install
 test-ray: install
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[ray]'
 	$(BIN)/python -m pytest -m ray
+
+# Builds the Docker image with podman and runs it; skipped, saying why, where podman cannot be set up.
+test-container: install
+	$(BIN)/python -m pytest -m container tests/container
 
 lint: install
 	$(BIN)/ruff check .

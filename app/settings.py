@@ -94,6 +94,20 @@ class Settings(BaseSettings):
         2.0, ge=0, le=1000, description="Longest a prediction waits for others to join its batch, in ms."
     )
 
+    # Uvicorn process settings, read by the `serve` command (app/cli.py).
+    workers: int = Field(
+        1, ge=1, description="Worker processes; each holds its own copy of torch and the models."
+    )
+    keep_alive_seconds: int = Field(5, ge=1, description="How long an idle keep-alive connection stays open.")
+    limit_concurrency: int = Field(
+        200,
+        ge=2,  # uvicorn counts the arriving connection too: a limit of 1 would refuse every request
+        description="Most connections (and tasks) per worker at once; beyond it, 503.",
+    )
+    graceful_timeout_seconds: int = Field(
+        10, ge=1, description="On SIGTERM, how long requests in flight may take to finish."
+    )
+
 
 @lru_cache
 def get_settings() -> Settings:

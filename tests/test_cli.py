@@ -1,0 +1,58 @@
+"""The `serve` command hands uvicorn the process settings from the environment and its flags."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+import uvicorn
+
+from app import cli
+from app.settings import Settings
+
+
+@pytest.fixture
+def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    calls: list[tuple] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    monkeypatch.setattr(cli, "get_settings", Settings)  # read the environment afresh, uncached
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: None)  # keep pytest's own handlers
+    monkeypatch.setattr(cli, "prepare_metrics_dir", lambda workers: None)  # no multiprocess dir in tests
+    return calls
+
+
+def test_serve_passes_environment_to_uvicorn(
+    uvicorn_calls: list[tuple], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "HOST": "0.0.0.0",
+        "PORT": "9001",
+        "SERVE_WORKERS": "3",
+        "SERVE_KEEP_ALIVE_SECONDS": "7",
+        "SERVE_LIMIT_CONCURRENCY": "50",
+        "SERVE_GRACEFUL_TIMEOUT_SECONDS": "4",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    cli.main([])
+
+    [(app, options)] = uvicorn_calls
+    assert app == "app.main:app"
+    assert {k: v for k, v in options.items() if k not in ("log_config", "access_log")} == {
+        "host": "0.0.0.0",
+        "port": 9001,
+        "workers": 3,
+        "timeout_keep_alive": 7,
+        "limit_concurrency": 50,
+        "timeout_graceful_shutdown": 4,
+    }
+
+
+def test_serve_workers_flag_overrides_environment(
+    uvicorn_calls: list[tuple], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SERVE_WORKERS", "3")
+
+    cli.main(["--workers", "2"])
+
+    assert uvicorn_calls[0][1]["workers"] == 2
