@@ -23,7 +23,7 @@ serve: install
 	$(BIN)/serve --host $(HOST) --port $(PORT)
 
 test: install
-	$(BIN)/python -m pytest -m "not ray"
+	$(BIN)/python -m pytest
 
 # Ray Serve scale-out: a local one-node Ray cluster with two replicas (installs the ray extra first).
 test-ray: install
