@@ -16,10 +16,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceUnavailableError(
-            f"device {name!r} was requested but no CUDA GPU is available "
-            f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'})"
-        )
+        raise DeviceUnavailableError(f"device {name!r} was requested but no CUDA GPU is available")
     if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
         raise DeviceUnavailableError(f"unknown device {name!r}; expected auto, cpu or cuda")
     return torch.device(name)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 from tqdm import tqdm
+
+from models import DeviceUnavailableError, resolve_device
 
 T = TypeVar("T")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
@@ -21,15 +24,23 @@ class UsageError(Exception):
     """A problem the user can fix (bad data, missing files, no GPU): one line on stderr, exit 2."""
 
 
+def run_cli(
+    parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int], argv: list[str] | None
+) -> int:
+    """Parse ``argv`` and run; a UsageError becomes one line on stderr and exit status 2, no traceback."""
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except UsageError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+
+
 def choose_device(requested: str) -> torch.device:
-    """The one device a run uses. `auto` takes CUDA when there is one."""
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for, but no CUDA device is available (use --device cpu)")
-    if requested not in DEVICE_CHOICES:
-        raise UsageError(f"unknown device {requested!r} (choose from {', '.join(DEVICE_CHOICES)})")
-    return torch.device(requested)
+    """The one device a run uses: the same rule as serving (`auto` takes CUDA when there is one)."""
+    try:
+        return resolve_device(requested)
+    except DeviceUnavailableError as exc:
+        raise UsageError(f"--device: {exc}") from None
 
 
 def set_cpu_threads(threads: int) -> None:

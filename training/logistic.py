@@ -25,6 +25,7 @@ from training.common import (
     log,
     metrics_path,
     progress,
+    run_cli,
     seed_everything,
     write_json,
 )
@@ -168,12 +169,7 @@ def evaluate(model: LogisticRegression, x: torch.Tensor, y: torch.Tensor) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except UsageError as exc:
-        parser.exit(2, f"{PROG}: error: {exc}\n")
+    return run_cli(build_parser(), run, argv)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ from training.common import (
     metrics_path,
     progress,
     report_path,
+    run_cli,
     seed_everything,
     set_cpu_threads,
     write_json,
@@ -238,12 +239,7 @@ def fit(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except UsageError as exc:
-        parser.exit(2, f"{PROG}: error: {exc}\n")
+    return run_cli(build_parser(), run, argv)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -122,7 +122,7 @@ def test_csv_val_fraction_out_of_range_exits_with_message(write_csv, capsys):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message for a machine without CUDA")
 def test_device_cuda_without_gpu_exits_with_message(capsys):
     stderr = run_failing(["--device", "cuda", "--dry-run"], capsys)
-    assert stderr == (
-        "train-logistic: error: --device cuda was asked for, "
-        "but no CUDA device is available (use --device cpu)\n"
+    assert (
+        stderr
+        == "train-logistic: error: --device: device 'cuda' was requested but no CUDA GPU is available\n"
     )
