@@ -89,9 +89,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # Whatever serves or describes a model wants the API key when one is set; probes and docs stay open.
     # Routes match in order, so the prediction hot path comes first.
+    # With no key configured the check is left off entirely (and the docs advertise no scheme): a
+    # dependency costs a solve per request even when it has nothing to check.
+    key_guard = [RequireApiKey] if settings.api_key is not None else []
     for module in (predict, models):
-        app.include_router(module.router, dependencies=[RequireApiKey])
-    app.include_router(v2.model_router, dependencies=[RequireApiKey])
+        app.include_router(module.router, dependencies=key_guard)
+    app.include_router(v2.model_router, dependencies=key_guard)
     for module in (health, page, v2):
         app.include_router(module.router)
     app.include_router(admin.router)  # wants the key always, and is off without one
