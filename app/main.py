@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -59,7 +60,8 @@ def model_runners(settings: Settings) -> dict[str, Runner]:
         "max_wait_ms": settings.batch_max_wait_ms,
     }
     return {
-        "logistic": make_runner(predict_logistic, **options),
+        # The runner serves /predict/logistic, whose schema (FiniteFloat) has already refused NaN and inf.
+        "logistic": make_runner(partial(predict_logistic, known_finite=True), **options),
         "mnist": make_runner(predict_digits, **options),
     }
 
