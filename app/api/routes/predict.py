@@ -7,7 +7,7 @@ from typing import Annotated
 import torch
 from fastapi import APIRouter, Body, Query, Request
 
-from app.api.deps import LogisticServingDep, MnistServingDep
+from app.api.deps import serving_for
 from app.batching import Runner
 from app.errors import InvalidContentError, PayloadTooLargeError
 from app.imaging import SUPPORTED_FORMATS, InvertMode, decode_digit
@@ -109,8 +109,9 @@ async def predict_logistic_route(
             }
         ),
     ],
-    serving: LogisticServingDep,
+    request: Request,
 ) -> LogisticResponse:
+    serving = serving_for(request, "logistic")
     checkpoint = serving.checkpoint
     rows = body.batch()
     _check_batch(len(rows), serving.settings)
@@ -142,12 +143,12 @@ async def predict_logistic_route(
 )
 async def predict_mnist_route(
     request: Request,
-    serving: MnistServingDep,
     invert: Annotated[
         InvertMode,
         Query(description="auto: invert dark-on-light images (judged by the border); always; never."),
     ] = "auto",
 ) -> DigitResponse:
+    serving = serving_for(request, "mnist")
     checkpoint, settings = serving.checkpoint, serving.settings
     files = await read_files(
         request,
@@ -188,8 +189,9 @@ async def predict_mnist_pixels_route(
             }
         ),
     ],
-    serving: MnistServingDep,
+    request: Request,
 ) -> DigitResponse:
+    serving = serving_for(request, "mnist")
     checkpoint = serving.checkpoint
     images = body.batch()
     _check_batch(len(images), serving.settings)
