@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated
 
 import torch
@@ -64,7 +65,12 @@ _UPLOAD_BODY = {
 
 
 def _model_ref(name: str, checkpoint: Checkpoint) -> ModelRef:
-    return ModelRef(name=name, version=checkpoint.version, architecture=checkpoint.architecture)
+    return _cached_model_ref(name, checkpoint.version, checkpoint.architecture)
+
+
+@lru_cache(maxsize=32)  # one per served version: built once, not per request (read-only once built)
+def _cached_model_ref(name: str, version: str, architecture: str) -> ModelRef:
+    return ModelRef(name=name, version=version, architecture=architecture)
 
 
 def _check_batch(count: int, settings: Settings) -> None:
