@@ -16,13 +16,18 @@ _LOGISTIC_LABELS = [PREDICTIONS.labels("logistic", str(label)) for label in (0, 
 _DIGITS = [PREDICTIONS.labels("mnist", str(digit)) for digit in range(10)]
 
 
-def predict_logistic(checkpoint: Checkpoint, rows: list[list[float]]) -> tuple[list[float], list[int]]:
-    """Feature rows -> (P(y=1) per row, label per row under the checkpoint's threshold)."""
+def predict_logistic(
+    checkpoint: Checkpoint, rows: list[list[float]], *, known_finite: bool = False
+) -> tuple[list[float], list[int]]:
+    """Feature rows -> (P(y=1) per row, label per row under the checkpoint's threshold).
+
+    ``known_finite``: the rows come from a schema that refuses NaN and infinity (see the preprocess).
+    """
     model = checkpoint.model
     features = torch.tensor(rows, dtype=torch.float32)
     started = time.perf_counter()
     with torch.inference_mode():
-        probabilities = model(model.preprocess(features)).cpu().tolist()
+        probabilities = model(model.preprocess(features, known_finite=known_finite)).cpu().tolist()
     _LOGISTIC_SECONDS.observe(time.perf_counter() - started)
     threshold = model.config.threshold
     labels = [int(p >= threshold) for p in probabilities]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -59,7 +60,8 @@ def model_runners(settings: Settings) -> dict[str, Runner]:
         "max_wait_ms": settings.batch_max_wait_ms,
     }
     return {
-        "logistic": make_runner(predict_logistic, **options),
+        # The runner serves /predict/logistic, whose schema (FiniteFloat) has already refused NaN and inf.
+        "logistic": make_runner(partial(predict_logistic, known_finite=True), **options),
         "mnist": make_runner(predict_digits, **options),
     }
 
@@ -89,9 +91,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # Whatever serves or describes a model wants the API key when one is set; probes and docs stay open.
     # Routes match in order, so the prediction hot path comes first.
+    # With no key configured the check is left off entirely (and the docs advertise no scheme): a
+    # dependency costs a solve per request even when it has nothing to check.
+    key_guard = [RequireApiKey] if settings.api_key is not None else []
     for module in (predict, models):
-        app.include_router(module.router, dependencies=[RequireApiKey])
-    app.include_router(v2.model_router, dependencies=[RequireApiKey])
+        app.include_router(module.router, dependencies=key_guard)
+    app.include_router(v2.model_router, dependencies=key_guard)
     for module in (health, page, v2):
         app.include_router(module.router)
     app.include_router(admin.router)  # wants the key always, and is off without one

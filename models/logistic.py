@@ -38,14 +38,18 @@ class LogisticRegression(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.linear(x)).squeeze(-1)
 
-    def preprocess(self, features: torch.Tensor) -> torch.Tensor:
-        """Check a [N, in_features] batch of raw feature values and move it to the model's device."""
+    def preprocess(self, features: torch.Tensor, *, known_finite: bool = False) -> torch.Tensor:
+        """Check a [N, in_features] batch of raw feature values and move it to the model's device.
+
+        ``known_finite``: the caller has already refused NaN and infinity (a validated request schema),
+        so the scan, a fifth of a served request's cost, is not done twice.
+        """
         if features.dim() != 2 or features.shape[0] == 0 or features.shape[1] != self.config.in_features:
             raise InvalidInputError(
                 f"expected a batch of instances with {self.config.in_features} features each, "
                 f"got shape {list(features.shape)}"
             )
-        if not bool(torch.isfinite(features).all()):
+        if not known_finite and not bool(torch.isfinite(features).all()):
             raise InvalidInputError("features must be finite numbers (no NaN or infinity)")
         return features.to(
             self.linear.weight.device, torch.float32, non_blocking=True

@@ -72,8 +72,23 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
 
 
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT, with the date and time worked out once a second rather than for every line."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+        self._second, self._second_text = -1, ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = int(record.created)
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime(self.default_time_format, self.converter(second))
+        return self.default_msec_format % (self._second_text, record.msecs)
+
+
 def logging_config(settings: Settings) -> dict[str, Any]:
-    formatter = {"()": JsonFormatter} if settings.log_format == "json" else {"format": TEXT_FORMAT}
+    formatter = {"()": JsonFormatter if settings.log_format == "json" else TextFormatter}
     level = "DEBUG" if settings.debug else settings.log_level
     return {
         "version": 1,

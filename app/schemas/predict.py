@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
@@ -19,7 +19,8 @@ class _OneOrMany(BaseModel):
     """A request that carries either one input or a batch under ``instances``, never both."""
 
     model_config = ConfigDict(extra="forbid")
-    _single_field: str
+    # A class variable, not a private attribute: those are copied into every instance, per request.
+    _single_field: ClassVar[str]
 
     @model_validator(mode="after")
     def _exactly_one(self):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated
 
 import torch
 from fastapi import APIRouter, Body, Query, Request
 
-from app.api.deps import LogisticModelDep, LogisticRunnerDep, MnistModelDep, MnistRunnerDep, SettingsDep
+from app.api.deps import serving_for
 from app.batching import Runner
 from app.errors import InvalidContentError, PayloadTooLargeError
 from app.imaging import SUPPORTED_FORMATS, InvertMode, decode_digit
@@ -64,7 +65,12 @@ _UPLOAD_BODY = {
 
 
 def _model_ref(name: str, checkpoint: Checkpoint) -> ModelRef:
-    return ModelRef(name=name, version=checkpoint.version, architecture=checkpoint.architecture)
+    return _cached_model_ref(name, checkpoint.version, checkpoint.architecture)
+
+
+@lru_cache(maxsize=32)  # one per served version: built once, not per request (read-only once built)
+def _cached_model_ref(name: str, version: str, architecture: str) -> ModelRef:
+    return ModelRef(name=name, version=version, architecture=architecture)
 
 
 def _check_batch(count: int, settings: Settings) -> None:
@@ -109,14 +115,14 @@ async def predict_logistic_route(
             }
         ),
     ],
-    checkpoint: LogisticModelDep,
-    runner: LogisticRunnerDep,
-    settings: SettingsDep,
+    request: Request,
 ) -> LogisticResponse:
+    serving = serving_for(request, "logistic")
+    checkpoint = serving.checkpoint
     rows = body.batch()
-    _check_batch(len(rows), settings)
+    _check_batch(len(rows), serving.settings)
     _check_row_widths(rows, checkpoint.config.feature_names)
-    probabilities, labels = await runner(checkpoint, rows)
+    probabilities, labels = await serving.runner(checkpoint, rows)
     return LogisticResponse(
         model=_model_ref("logistic", checkpoint),
         predictions=[
@@ -143,14 +149,13 @@ async def predict_logistic_route(
 )
 async def predict_mnist_route(
     request: Request,
-    checkpoint: MnistModelDep,
-    runner: MnistRunnerDep,
-    settings: SettingsDep,
     invert: Annotated[
         InvertMode,
         Query(description="auto: invert dark-on-light images (judged by the border); always; never."),
     ] = "auto",
 ) -> DigitResponse:
+    serving = serving_for(request, "mnist")
+    checkpoint, settings = serving.checkpoint, serving.settings
     files = await read_files(
         request,
         field_name="file",
@@ -170,7 +175,7 @@ async def predict_mnist_route(
         )
         for f in files
     ]
-    return await _digit_response(runner, checkpoint, torch.stack(images))
+    return await _digit_response(serving.runner, checkpoint, torch.stack(images))
 
 
 @router.post(
@@ -190,16 +195,15 @@ async def predict_mnist_pixels_route(
             }
         ),
     ],
-    checkpoint: MnistModelDep,
-    runner: MnistRunnerDep,
-    settings: SettingsDep,
+    request: Request,
 ) -> DigitResponse:
+    serving = serving_for(request, "mnist")
+    checkpoint = serving.checkpoint
     images = body.batch()
-    _check_batch(len(images), settings)
+    _check_batch(len(images), serving.settings)
     side = checkpoint.config.image_size
-    return await _digit_response(
-        runner, checkpoint, torch.stack([_pixel_tensor(i, image, side) for i, image in enumerate(images)])
-    )
+    pixels = torch.stack([_pixel_tensor(i, image, side) for i, image in enumerate(images)])
+    return await _digit_response(serving.runner, checkpoint, pixels)
 
 
 def _pixel_tensor(index: int, image: list, side: int) -> torch.Tensor:
