@@ -31,8 +31,7 @@ class UnknownModelError(LookupError):
 
 
 class ModelUnavailableError(RuntimeError):
-    def __init__(self, name: str, state: ModelState, reason: str | None) -> None:
-        super().__init__(f"model {name!r} is {state.value}" + (f": {reason}" if reason else ""))
+    """A request for a model that is not serving; the message is its slot's ``why_not_serving``."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +53,15 @@ class ModelSlot:
     load_seconds: float | None = None
     # Serialises reloads of this model, so two of them cannot interleave their load and swap.
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    @property
+    def why_not_serving(self) -> str | None:
+        """One sentence for readiness and for 503s; None while the model serves."""
+        if self.checkpoint is not None:
+            return None
+        if self.state is ModelState.FAILED:
+            return f"model {self.spec.name!r} failed to load: {self.reason}"
+        return f"model {self.spec.name!r} is still loading"
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,7 @@ class ModelRegistry:
         """The checkpoint serving ``name`` now; raises when the name is unknown or the model not ready."""
         slot = self.slot(name)
         if slot.checkpoint is None:
-            raise ModelUnavailableError(name, slot.state, slot.reason)
+            raise ModelUnavailableError(slot.why_not_serving)
         return slot.checkpoint
 
     @property

@@ -29,7 +29,7 @@ def test_ready_before_models_load(app):
     response = TestClient(app).get("/health/ready")  # no `with`: the lifespan has not run
     assert response.status_code == 503
     assert response.json()["status"] == "starting"
-    assert response.json()["detail"] == "model 'logistic' is starting; model 'mnist' is starting"
+    assert response.json()["detail"] == "model 'logistic' is still loading; model 'mnist' is still loading"
 
 
 def test_ready_reports_missing_mnist_while_logistic_serves(tmp_path, client_with):
@@ -39,7 +39,7 @@ def test_ready_reports_missing_mnist_while_logistic_serves(tmp_path, client_with
     reason = f"checkpoint {tmp_path / 'gone.pt'}: file not found"
     assert response.json() == {
         "status": "failed",
-        "detail": f"model 'mnist' is failed: {reason}",
+        "detail": f"model 'mnist' failed to load: {reason}",
         "models": {
             "logistic": {"state": "ready", "reason": None},
             "mnist": {"state": "failed", "reason": reason},

@@ -160,5 +160,5 @@ def test_predict_logistic_model_failed_to_load(tmp_path, client_with):
     response = client.post("/predict/logistic", json={"features": [1.0, 2.0]})
     assert response.status_code == 503
     assert response.json() == {
-        "detail": f"model 'logistic' is failed: checkpoint {tmp_path / 'missing.pt'}: file not found"
+        "detail": f"model 'logistic' failed to load: checkpoint {tmp_path / 'missing.pt'}: file not found"
     }

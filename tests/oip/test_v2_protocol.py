@@ -273,7 +273,9 @@ def test_infer_missing_shape_is_400(client):
 def test_infer_model_not_ready_is_503(missing_mnist_client, tmp_path):
     status, body = _infer(missing_mnist_client, "mnist", _tensor("pixels", [1, 784], "UINT8", [0] * 784))
     assert status == 503
-    assert body == {"error": f"model 'mnist' is failed: checkpoint {tmp_path / 'missing.pt'}: file not found"}
+    assert body == {
+        "error": f"model 'mnist' failed to load: checkpoint {tmp_path / 'missing.pt'}: file not found"
+    }
 
 
 def test_errors_outside_v2_keep_the_detail_shape(client):

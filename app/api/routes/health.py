@@ -39,8 +39,5 @@ def readiness_of(registry: ModelRegistry) -> Readiness:
         if any(h.state is ModelState.FAILED for h in not_ready.values())
         else ModelState.STARTING
     )
-    detail = "; ".join(
-        f"model {name!r} is {h.state.value}" + (f": {h.reason}" if h.reason else "")
-        for name, h in not_ready.items()
-    )
+    detail = "; ".join(registry.slot(name).why_not_serving for name in not_ready)
     return Readiness(status=overall, detail=detail, models=models)
