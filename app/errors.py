@@ -38,6 +38,12 @@ class MalformedRequestError(ClientError):
     status_code = status.HTTP_400_BAD_REQUEST
 
 
+class ForbiddenError(ClientError):
+    """A request the service understands but will not carry out, such as a path outside its folder."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+
+
 class NotFoundError(ClientError):
     """Something the request names that does not exist here, such as a model version."""
 
@@ -50,6 +56,12 @@ class PayloadTooLargeError(ClientError):
 
 class UnsupportedMediaTypeError(ClientError):
     status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+
+
+def check_batch_size(count: int, limit: int) -> None:
+    """Every API's batch limit (SERVE_MAX_BATCH_SIZE), refused with one message."""
+    if count > limit:
+        raise PayloadTooLargeError(f"batch of {count} instances exceeds the limit of {limit}")
 
 
 # Errors raised below the HTTP layer, by models/ and the registry, and the status each one means.

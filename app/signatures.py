@@ -33,15 +33,15 @@ class TensorSpec:
         return [batch_size if d == ANY else d for d in self.shapes[0]]
 
 
-# The outputs, flat and row-major, by name.
-Runner = Callable[[Checkpoint, torch.Tensor], dict[str, list]]
+# Runs the model on an input tensor; returns the outputs, flat and row-major, by name.
+RunFn = Callable[[Checkpoint, torch.Tensor], dict[str, list]]
 
 
 @dataclass(frozen=True)
 class Signature:
     input: TensorSpec
     outputs: tuple[TensorSpec, ...]
-    run: Runner
+    run: RunFn
 
     def output(self, name: str) -> TensorSpec | None:
         return next((o for o in self.outputs if o.name == name), None)

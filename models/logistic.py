@@ -51,9 +51,8 @@ class LogisticRegression(nn.Module):
             )
         if not known_finite and not bool(torch.isfinite(features).all()):
             raise InvalidInputError("features must be finite numbers (no NaN or infinity)")
-        return features.to(
-            self.linear.weight.device, torch.float32, non_blocking=True
-        )  # see SoftmaxRegression
+        # non_blocking: the one sync per batch is the caller's read-back (see SoftmaxRegression.preprocess)
+        return features.to(self.linear.weight.device, torch.float32, non_blocking=True)
 
     def labels(self, probabilities: torch.Tensor) -> torch.Tensor:
         return (probabilities >= self.config.threshold).long()

@@ -6,10 +6,10 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Body, status
+from fastapi import APIRouter, Body
 
 from app.api.deps import RegistryDep, SettingsDep
-from app.errors import ClientError
+from app.errors import ForbiddenError, InvalidContentError
 from app.schemas.admin import ReloadRequest, ReloadResponse
 from app.schemas.errors import error_responses
 from app.security import RequireAdminKey
@@ -37,19 +37,15 @@ _RELOAD_EXAMPLES = {
 }
 
 
-class PathNotAllowedError(ClientError):
-    status_code = status.HTTP_403_FORBIDDEN
-
-
 def allowed_checkpoint_path(requested: str, reload_dir: Path) -> Path:
     """``requested`` inside ``reload_dir``, after resolving symlinks and '..'; anything else is refused."""
     root = reload_dir.resolve()
     try:
         resolved = (root / requested).resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # NUL bytes, symlink loops
-        raise ClientError(f"path {requested!r} cannot be resolved: {exc}") from None
+        raise InvalidContentError(f"path {requested!r} cannot be resolved: {exc}") from None
     if not resolved.is_relative_to(root):
-        raise PathNotAllowedError(f"path {requested!r} is outside the reload directory {reload_dir}")
+        raise ForbiddenError(f"path {requested!r} is outside the reload directory {reload_dir}")
     return resolved
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Query, Request
 
 from app.api.deps import serving_for
 from app.batching import Runner
-from app.errors import InvalidContentError, PayloadTooLargeError
+from app.errors import InvalidContentError, check_batch_size
 from app.imaging import SUPPORTED_FORMATS, InvertMode, decode_digit
 from app.schemas.errors import error_responses
 from app.schemas.examples import LOGISTIC_BATCH, LOGISTIC_SINGLE, PIXELS_BATCH, PIXELS_SINGLE
@@ -23,7 +23,6 @@ from app.schemas.predict import (
     ModelRef,
     PixelsRequest,
 )
-from app.settings import Settings
 from app.uploads import read_files
 from models import Checkpoint
 
@@ -73,13 +72,6 @@ def _cached_model_ref(name: str, version: str, architecture: str) -> ModelRef:
     return ModelRef(name=name, version=version, architecture=architecture)
 
 
-def _check_batch(count: int, settings: Settings) -> None:
-    if count > settings.max_batch_size:
-        raise PayloadTooLargeError(
-            f"batch of {count} instances exceeds the limit of {settings.max_batch_size}"
-        )
-
-
 def _check_row_widths(rows: list[list[float]], feature_names: tuple[str, ...]) -> None:
     for index, row in enumerate(rows):
         if len(row) != len(feature_names):
@@ -120,7 +112,7 @@ async def predict_logistic_route(
     serving = serving_for(request, "logistic")
     checkpoint = serving.checkpoint
     rows = body.batch()
-    _check_batch(len(rows), serving.settings)
+    check_batch_size(len(rows), serving.settings.max_batch_size)
     _check_row_widths(rows, checkpoint.config.feature_names)
     probabilities, labels = await serving.runner(checkpoint, rows)
     return LogisticResponse(
@@ -200,7 +192,7 @@ async def predict_mnist_pixels_route(
     serving = serving_for(request, "mnist")
     checkpoint = serving.checkpoint
     images = body.batch()
-    _check_batch(len(images), serving.settings)
+    check_batch_size(len(images), serving.settings.max_batch_size)
     side = checkpoint.config.image_size
     pixels = torch.stack([_pixel_tensor(i, image, side) for i, image in enumerate(images)])
     return await _digit_response(serving.runner, checkpoint, pixels)

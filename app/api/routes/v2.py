@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from app import binary_tensors
 from app.api.deps import RegistryDep, SettingsDep
 from app.binary_tensors import DATATYPES
-from app.errors import InvalidContentError, NotFoundError, PayloadTooLargeError, status_code_for
+from app.errors import InvalidContentError, NotFoundError, check_batch_size, status_code_for
 from app.registry import ModelRegistry
 from app.schemas.v2 import (
     InferenceRequest,
@@ -262,10 +262,7 @@ def _input_tensor(
     if not spec.accepts_shape(tensor.shape):
         accepted = " or ".join(str(list(shape)) for shape in spec.shapes)
         raise InvalidContentError(f"input {spec.name!r}: shape {tensor.shape} is not {accepted}")
-    if tensor.shape[0] > settings.max_batch_size:
-        raise PayloadTooLargeError(
-            f"batch of {tensor.shape[0]} instances exceeds the limit of {settings.max_batch_size}"
-        )
+    check_batch_size(tensor.shape[0], settings.max_batch_size)
     return _decode(tensor, binary)
 
 
