@@ -52,7 +52,7 @@ bench: install bench-serve
 # Serving: ours beside the naive and LitServe peers in one run (needs wrk), then cold start.
 bench-serve: install
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
-	$(BIN)/python -m benchmarks.serve_bench
+	$(BIN)/python -m benchmarks.serve
 	$(BIN)/python -m benchmarks.cold_start
 
 clean:

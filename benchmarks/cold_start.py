@@ -1,6 +1,6 @@
 """Cold start: seconds from spawning ``serve`` to GET /health/ready answering 200, and where they go.
 
-    python benchmarks/cold_start.py [--runs 3]
+    python -m benchmarks.cold_start [--runs 3]
 
 Prints the median time to ready for this service and for the naive peer, then a breakdown: the import
 time of the heavy packages (``python -X importtime -c 'import app.main'``) and the checkpoint load time.

@@ -1,4 +1,4 @@
-"""What the benchmarks send and serve: checkpoints, a 28x28 PNG digit and request bodies, in a folder."""
+"""What the benchmarks serve and send: random-weight checkpoints, a 28x28 PNG digit, request bodies."""
 
 from __future__ import annotations
 
@@ -13,44 +13,40 @@ from PIL import Image
 import models
 
 BOUNDARY = "benchmark-boundary-7d4a"
+MULTIPART_CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
+FEATURES_JSON = json.dumps({"features": [4.0, 3.0]}).encode()
 
 
 @dataclass(frozen=True)
 class Fixtures:
     env: dict[str, str]  # SERVE_*_CHECKPOINT for every server, peers included
-    png: bytes
-    multipart: Path
-    multipart_content_type: str
-    features_json: Path
+    multipart: bytes  # one PNG digit as a multipart/form-data body, part named "file"
 
 
 def digit_png() -> bytes:
     pixels = torch.zeros(28, 28, dtype=torch.uint8)
     pixels[6:22, 12:16] = 220
     buffer = io.BytesIO()
-    Image.frombytes("L", (28, 28), pixels.numpy().tobytes()).save(buffer, "PNG")
+    Image.frombytes("L", (28, 28), bytes(pixels.flatten().tolist())).save(buffer, "PNG")
     return buffer.getvalue()
 
 
-def write_fixtures(folder: Path) -> Fixtures:
-    """Random-weight checkpoints (cost is all that matters here) and the bodies, under ``folder``."""
-    torch.manual_seed(0)
-    logistic = models.save(models.LogisticRegression(), folder / "logistic.pt", version="bench")
-    mnist = models.save(models.SoftmaxRegression(), folder / "mnist.pt", version="bench")
-    png = digit_png()
-    multipart = folder / "digit.multipart"
-    multipart.write_bytes(
+def multipart_body(png: bytes) -> bytes:
+    """``png`` as a browser uploads it: one part named ``file``, delimited by BOUNDARY."""
+    return (
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="digit.png"\r\n'
-        f"Content-Type: image/png\r\n\r\n".encode()
+        "Content-Type: image/png\r\n\r\n".encode()
         + png
         + f"\r\n--{BOUNDARY}--\r\n".encode()
     )
-    features = folder / "features.json"
-    features.write_text(json.dumps({"features": [4.0, 3.0]}))
+
+
+def write_fixtures(folder: Path) -> Fixtures:
+    """Random-weight checkpoints under ``folder`` (serving cost does not depend on the weights)."""
+    torch.manual_seed(0)
+    logistic = models.save(models.LogisticRegression(), folder / "logistic.pt", version="bench")
+    mnist = models.save(models.SoftmaxRegression(), folder / "mnist.pt", version="bench")
     return Fixtures(
         env={"SERVE_LOGISTIC_CHECKPOINT": str(logistic), "SERVE_MNIST_CHECKPOINT": str(mnist)},
-        png=png,
-        multipart=multipart,
-        multipart_content_type=f"multipart/form-data; boundary={BOUNDARY}",
-        features_json=features,
+        multipart=multipart_body(digit_png()),
     )

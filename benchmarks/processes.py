@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -12,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -44,6 +46,12 @@ def cpu_seconds(pid: int) -> float:
     return total / _TICKS
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def wait_ready(port: int, process: subprocess.Popen, timeout: float = 120.0) -> float:
     """Seconds until GET /health/ready answers 200; raises if the server dies or never gets there."""
     started = time.perf_counter()
@@ -61,8 +69,8 @@ def wait_ready(port: int, process: subprocess.Popen, timeout: float = 120.0) -> 
 
 
 @contextlib.contextmanager
-def running_server(argv: list[str], port: int, *, env: dict[str, str], cwd: Path) -> Iterator[int]:
-    """Run ``argv`` until the block ends; yields its pid once /health/ready says 200."""
+def running_server(argv: list[str], port: int, *, env: dict[str, str], cwd: Path = ROOT) -> Iterator[int]:
+    """Run ``argv`` until the block ends; yields its pid once /health/ready on ``port`` says 200."""
     process = subprocess.Popen(
         argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )

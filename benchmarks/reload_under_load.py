@@ -4,7 +4,7 @@ Starts uvicorn on 127.0.0.1 with two throwaway checkpoints (versions 1 and 2, di
 ``--clients`` threads posting /predict/logistic, reloads ``--reloads`` times, then prints how many
 answers each version gave, any failures, reload times and prediction latency.
 
-    .venv/bin/python benchmarks/reload_under_load.py --reloads 20 --clients 4
+    .venv/bin/python -m benchmarks.reload_under_load --reloads 20 --clients 4
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import argparse
 import collections
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import threading
@@ -24,6 +23,7 @@ import httpx
 import torch
 
 import models
+from benchmarks.processes import running_server
 
 
 def write_checkpoints(folder: Path) -> None:
@@ -34,18 +34,6 @@ def write_checkpoints(folder: Path) -> None:
             model.linear.bias.fill_(sign * -14.4819)
         models.save(model, folder / f"logistic-{version}.pt", version=version)
     models.save(models.SoftmaxRegression(), folder / "mnist.pt", version="1.0.0")
-
-
-def wait_ready(base_url: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base_url}/health/ready").status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("server did not become ready")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -74,14 +62,8 @@ def main() -> None:
             "SERVE_MNIST_CHECKPOINT": str(folder / "mnist.pt"),
             "SERVE_DEVICE": "cpu",
         }
-        command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
-        server = subprocess.Popen([*command, "--port", str(args.port), "--log-level", "warning"], env=env)
-        try:
-            wait_ready(base_url)
+        with running_server([sys.executable, "-m", "app.cli", "--port", str(args.port)], args.port, env=env):
             run(base_url, key, args.reloads, args.clients)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
 
 def run(base_url: str, key: str, reloads: int, clients: int) -> None:

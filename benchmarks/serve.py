@@ -1,150 +1,154 @@
-"""Requests/s and latency of the prediction API under load, against a server this script starts.
+"""Serving throughput and latency: this service beside its peers, one after another, in ONE run.
 
-    .venv/bin/python benchmarks/serve.py [--duration 10] [--concurrency 16 64]
+    python -m benchmarks.serve [--duration 10] [--concurrency 16 64] [--rounds 2] [--skip litserve ...]
 
-Starts uvicorn (1 worker) on a free loopback port with the committed checkpoints, or with freshly built
-ones when those are missing, then loads /predict/logistic and single-image /predict/mnist in turn.
+Starts each server on loopback (one uvicorn worker each), loads it with wrk (benchmarks/loadgen.py) and
+prints req/s, p50/p90/p99 and the CPU cores the server's processes used, then the ratios the targets are
+stated in. Servers, all on the same checkpoints and the same 28x28 PNG:
+
+* ours            ``serve`` with every production feature on (validation, metrics, request logs);
+* naive           benchmarks/peers/naive_server.py (UploadFile -> PIL -> /255 -> Linear -> softmax);
+* litserve        benchmarks/peers/litserve_server.py, default settings (skipped if litserve is absent);
+* ours+batching   ``serve`` with SERVE_BATCHING=true, at the highest concurrency only.
+
+The machine may be shared, so only ratios measured side by side in one run mean anything: the plan runs
+--rounds times, interleaved, and the ratios use each server's best round. req/cpu-s (throughput per CPU
+second the server's processes used) is the least noisy figure when neighbours take CPU.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
+import importlib.util
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-import torch
-from PIL import Image
+from benchmarks.fixtures import FEATURES_JSON, MULTIPART_CONTENT_TYPE, write_fixtures
+from benchmarks.loadgen import LoadResult, require_wrk, run_load
+from benchmarks.processes import ROOT, cpu_seconds, free_port, running_server
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from loadgen import LoadResult, run_load  # noqa: E402
-
-import models  # noqa: E402
-from app.schemas.examples import SEVEN_PIXELS  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+RATIOS = (  # numerator, denominator, job, what the ratio is held to
+    ("ours", "naive", "mnist", "target >= 0.90"),
+    ("ours", "naive", "logistic", "target >= 0.90"),
+    ("ours", "litserve", "mnist", "target >= 2.00"),
+    ("ours+batching", "ours", "mnist", "batching on / off"),
+    ("ours+batching", "ours", "logistic", "batching on / off"),
+)
 
 
-def checkpoints(tmp: Path) -> dict[str, str]:
-    """SERVE_* variables pointing at the committed checkpoints, or at ones built here when absent."""
-    env = {}
-    for name, build in (("logistic", models.LogisticRegression), ("mnist", models.SoftmaxRegression)):
-        path = ROOT / "checkpoints" / f"{name}.pt"
-        if not path.exists():
-            path = models.save(build(), tmp / f"{name}.pt", version="benchmark")
-            print(f"{name}: no committed checkpoint, serving an untrained one from {path}")
-        env[f"SERVE_{name.upper()}_CHECKPOINT"] = str(path)
-    return env
+@dataclass(frozen=True)
+class Job:
+    name: str
+    path: str
+    body: bytes
+    content_type: str
 
 
-def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "app.main:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "SERVE_DEVICE": "cpu", **env})
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        if server.poll() is not None:
-            raise SystemExit(f"server exited with {server.returncode} before it was ready")
-        time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("server not ready within 60 s")
+@dataclass(frozen=True)
+class Result:
+    server: str
+    job: str
+    load: LoadResult
+    cores: float
+
+    @property
+    def per_core(self) -> float:
+        """Requests per CPU-second: what the server itself costs, whatever else the machine runs."""
+        return self.load.rps / self.cores if self.cores else 0.0
 
 
-def mnist_upload() -> tuple[bytes, str]:
-    """One 28x28 PNG as a multipart body, as a browser would send it."""
-    buffer = io.BytesIO()
-    pixels = torch.tensor(SEVEN_PIXELS, dtype=torch.uint8)
-    Image.frombytes("L", (28, 28), bytes(pixels.flatten().tolist())).save(buffer, "PNG")
-    boundary = uuid.uuid4().hex
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="seven.png"\r\n'
-            "Content-Type: image/png\r\n\r\n"
-        ).encode()
-        + buffer.getvalue()
-        + f"\r\n--{boundary}--\r\n".encode()
+def measure(server: str, pid: int, port: int, job: Job, concurrency: int, seconds: int) -> Result:
+    url = f"http://127.0.0.1:{port}{job.path}"
+    run_load(url, job.body, job.content_type, connections=concurrency, duration_s=min(2, seconds))  # warm-up
+    cpu_before, started = cpu_seconds(pid), time.perf_counter()
+    load = run_load(url, job.body, job.content_type, connections=concurrency, duration_s=seconds)
+    cores = (cpu_seconds(pid) - cpu_before) / (time.perf_counter() - started)
+    return Result(server, job.name, load, cores)
+
+
+def print_table(results: list[Result]) -> None:
+    print(
+        f"\n{'server':<15}{'job':<10}{'conc':>5}{'req/s':>8}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}"
+        f"{'cores':>7}{'req/cpu-s':>10}{'errors':>7}"
     )
-    return body, f"multipart/form-data; boundary={boundary}"
+    for r in results:
+        load = r.load
+        print(
+            f"{r.server:<15}{r.job:<10}{load.connections:>5}{load.rps:>8.0f}{load.p50_ms:>8.1f}"
+            f"{load.p90_ms:>8.1f}{load.p99_ms:>8.1f}{r.cores:>7.2f}{r.per_core:>10.0f}{load.errors:>7}"
+        )
+
+
+def print_ratios(results: list[Result]) -> None:
+    best: dict[tuple, Result] = {}
+    for r in results:  # best of the rounds: on a shared machine the slow runs measure the neighbours
+        key = (r.server, r.job, r.load.connections)
+        if key not in best or r.load.rps > best[key].load.rps:
+            best[key] = r
+    print()
+    for numerator, denominator, job, target in RATIOS:
+        for (server, job_name, concurrency), top in best.items():
+            bottom = best.get((denominator, job, concurrency))
+            if server != numerator or job_name != job or bottom is None:
+                continue
+            print(
+                f"{numerator} / {denominator} {job} @{concurrency}: "
+                f"throughput {top.load.rps / bottom.load.rps:.2f}x, "
+                f"p50 {top.load.p50_ms / bottom.load.p50_ms:.2f}x, "
+                f"req/cpu-s {top.per_core / bottom.per_core:.2f}x ({target})"
+            )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per cell (default: 10)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (default: 10)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--rounds", type=int, default=2, help="the whole plan, interleaved; best is kept")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["naive", "litserve", "batching"])
     args = parser.parse_args()
+    require_wrk()
 
-    upload, upload_type = mnist_upload()
-    targets = [
-        ("/predict/logistic", b'{"features": [4.0, 3.0]}', "application/json"),
-        ("/predict/mnist", upload, upload_type),
-    ]
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(port, checkpoints(Path(tmp)))
-        try:
-            for path, body, content_type in targets:  # one warm-up request each, checked
-                response = httpx.post(
-                    f"http://127.0.0.1:{port}{path}", content=body, headers={"content-type": content_type}
-                )
-                response.raise_for_status()
-            rows: list[tuple[str, LoadResult]] = [
-                (
-                    path,
-                    run_load(
-                        f"http://127.0.0.1:{port}{path}",
-                        body,
-                        content_type,
-                        connections=c,
-                        duration_s=args.duration,
-                    ),
-                )
-                for path, body, content_type in targets
-                for c in args.concurrency
-            ]
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
-    print(
-        f"\n{'endpoint':<20} {'conc':>5} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
-        f"{'errors':>7}  tool"
-    )
-    for path, r in rows:
-        print(
-            f"{path:<20} {r.connections:>5} {r.rps:>9.0f} {r.p50_ms:>8.2f} {r.p90_ms:>8.2f} "
-            f"{r.p99_ms:>8.2f} {r.errors:>7}  {r.tool}"
-        )
+    with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
+        fixtures = write_fixtures(Path(tmp))
+        mnist = Job("mnist", "/predict/mnist", fixtures.multipart, MULTIPART_CONTENT_TYPE)
+        logistic = Job("logistic", "/predict/logistic", FEATURES_JSON, "application/json")
+        env = {**os.environ, **fixtures.env, "SERVE_DEVICE": "cpu"}
+        python = sys.executable
+        ours = [python, "-m", "app.cli", "--port", "{port}"]
+        naive = [python, "-m", "uvicorn", "benchmarks.peers.naive_server:app", "--port", "{port}"]
+        litserve = [python, str(ROOT / "benchmarks/peers/litserve_server.py"), "--port", "{port}"]
+        # (server, command, extra environment, jobs, concurrencies)
+        plan = [("ours", ours, {}, [mnist, logistic], args.concurrency)]
+        if "naive" not in args.skip:
+            plan.append(("naive", naive, {}, [mnist, logistic], args.concurrency))
+        if "litserve" not in args.skip:
+            if importlib.util.find_spec("litserve") is None:
+                print("litserve is not installed (pip install '.[bench]'): no LitServe peer", file=sys.stderr)
+            else:
+                plan.append(("litserve", litserve, {}, [mnist], args.concurrency))
+        if "batching" not in args.skip:
+            batching_env = {"SERVE_BATCHING": "true"}
+            plan.append(("ours+batching", ours, batching_env, [mnist, logistic], [max(args.concurrency)]))
+
+        results = []
+        for name, command, extra_env, jobs, concurrencies in plan * args.rounds:
+            port = free_port()
+            argv = [part.format(port=port) for part in command]
+            with running_server(argv, port, env={**env, **extra_env}) as pid:
+                for job in jobs:
+                    for concurrency in concurrencies:
+                        result = measure(name, pid, port, job, concurrency, args.duration)
+                        print(
+                            f"  {name} {job.name} @{concurrency}: {result.load.rps:.0f} req/s",
+                            file=sys.stderr,
+                        )
+                        results.append(result)
+        print_table(results)
+        print_ratios(results)
 
 
 if __name__ == "__main__":
