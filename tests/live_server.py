@@ -1,13 +1,22 @@
-"""A real HTTP server on a free loopback port, for clients that need one (tritonclient, load tools)."""
+"""Real HTTP servers on free loopback ports, for tests that need more than an in-process client.
+
+``serve(app)`` runs an app under uvicorn in a thread (tritonclient, the browser). ``serve_process(env)``
+runs the ``serve`` command as a process of its own (signals, memory, the command's own settings).
+"""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -26,6 +35,12 @@ class LiveServer:
     @property
     def url(self) -> str:
         return f"http://{self.address}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -48,3 +63,44 @@ def serve(app: FastAPI, start_timeout: float = 30.0) -> Iterator[LiveServer]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@contextmanager
+def serve_process(
+    env: dict[str, str], log: Path, start_timeout: float = 60.0
+) -> Iterator[tuple[subprocess.Popen, int]]:
+    """``python -m app.cli`` on a free port with ``env`` added to ours, output to ``log``.
+
+    Yields (process, port) once /health/ready answers 200; kills the process at the end if it still runs.
+    """
+    port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "--port", str(port)],
+            env={**os.environ, "SERVE_DEVICE": "cpu", **env},
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        deadline = time.monotonic() + start_timeout
+        while not _ready(port):
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"serve exited with {process.returncode} during start-up:\n{log.read_text()}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"serve not ready within {start_timeout} s:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False

@@ -1,26 +1,18 @@
 """The body limit against a real uvicorn server: a 500 MB body is refused early and memory stays flat."""
 
-import os
 import select
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from live_server import serve_process
 
 BODY_BYTES = 500 * 1024 * 1024
 CHUNK = b"7" * (1024 * 1024)
 LIMIT = 8 * 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def peak_rss_bytes(pid: int) -> int:
@@ -31,37 +23,15 @@ def peak_rss_bytes(pid: int) -> int:
 
 
 @pytest.fixture
-def server(logistic_checkpoint, mnist_checkpoint) -> Iterator[tuple[subprocess.Popen, int]]:
-    port = free_port()
+def server(logistic_checkpoint, mnist_checkpoint, tmp_path) -> Iterator[tuple[subprocess.Popen, int]]:
     env = {
-        **os.environ,
         "SERVE_LOGISTIC_CHECKPOINT": str(logistic_checkpoint),
         "SERVE_MNIST_CHECKPOINT": str(mnist_checkpoint),
-        "SERVE_DEVICE": "cpu",
         "SERVE_MAX_REQUEST_BYTES": str(LIMIT),
         "SERVE_ACCESS_LOG": "false",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "server exited during start-up"
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.2)
+    with serve_process(env, tmp_path / "serve.log") as (process, port):
         yield process, port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def send_until_answered(port: int, head: bytes, frame) -> bytes:

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -20,56 +17,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from live_server import serve_process
 
 GRACEFUL_TIMEOUT_SECONDS = 5
 BOUNDARY = "graceful-shutdown-test"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(port: int, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"serve exited with {process.returncode} before it was ready:\n{log.read_text()}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/health/ready")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"serve was not ready within {timeout} s:\n{log.read_text()}")
-
-
 @pytest.fixture
 def server(logistic_checkpoint: Path, mnist_checkpoint: Path, tmp_path: Path) -> Iterator[tuple]:
     """A `serve` process on a free port with the tiny checkpoints; yields (process, port)."""
-    port = free_port()
     env = {
-        **os.environ,
         "SERVE_LOGISTIC_CHECKPOINT": str(logistic_checkpoint),
         "SERVE_MNIST_CHECKPOINT": str(mnist_checkpoint),
-        "SERVE_DEVICE": "cpu",
         "SERVE_GRACEFUL_TIMEOUT_SECONDS": str(GRACEFUL_TIMEOUT_SECONDS),
     }
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "--port", str(port)], env=env, stdout=out, stderr=out
-        )
-    try:
-        wait_ready(port, process, log)
+    with serve_process(env, tmp_path / "serve.log") as (process, port):
         yield process, port
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def multipart_body(png: bytes) -> bytes:

@@ -6,17 +6,14 @@ Skipped, with the reason, only where no Chromium is installed (`.ci/run` install
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import torch
-import uvicorn
 from fastapi import FastAPI
+from live_server import serve
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 pytestmark = pytest.mark.browser
@@ -48,21 +45,8 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def base_url(app: FastAPI) -> Iterator[str]:
     """The app behind uvicorn on a free loopback port, in a thread, for as long as the test runs."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped during start-up"
-        assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
-        time.sleep(0.01)
-    host, port = sock.getsockname()
-    yield f"http://{host}:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serve(app) as server:
+        yield server.url
 
 
 @pytest.fixture

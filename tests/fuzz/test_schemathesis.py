@@ -1,15 +1,16 @@
 """Schemathesis fuzzes every operation of the live OpenAPI schema: valid and invalid inputs alike.
 
 Every response must be a non-5xx the operation declares, with a body matching its declared schema.
-The schema is read from the module's app at collection time (building an app loads no model); each
-case is then sent to a test app whose lifespan loaded the tiny test checkpoints.
+The schema is read from the module's app at collection time (building an app loads no model); every
+case is then sent to ONE test app whose lifespan loaded tiny checkpoints, and that same app must still
+be ready once the fuzzer is done with it.
 """
 
 from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from fastapi import FastAPI
+from conftest import make_logistic, make_softmax
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -19,15 +20,24 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+import models
 from app.main import app as default_app
+from app.main import create_app
+from app.settings import Settings
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
-@pytest.fixture
-def served_app(app: FastAPI) -> Iterator[FastAPI]:
-    with TestClient(app):  # runs the lifespan, so the models are loaded while the fuzzer calls the app
-        yield app
+@pytest.fixture(scope="module")
+def fuzzed_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    folder = tmp_path_factory.mktemp("checkpoints")
+    settings = Settings(
+        logistic_checkpoint=models.save(make_logistic(), folder / "logistic.pt", version="1.0.0"),
+        mnist_checkpoint=models.save(make_softmax(), folder / "mnist.pt", version="1.0.0"),
+        device="cpu",
+    )
+    with TestClient(create_app(settings)) as client:  # runs the lifespan: the models are loaded
+        yield client
 
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", default_app)
@@ -35,9 +45,11 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", default_app)
 
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_answers_every_input_as_declared(case, served_app):
-    case.call_and_validate(checks=CHECKS, app=served_app)
+def test_api_answers_every_input_as_declared(case, fuzzed_client):
+    case.call_and_validate(checks=CHECKS, app=fuzzed_client.app)
 
 
-def test_api_still_ready_after_fuzzing(client):
-    assert client.get("/health/ready").status_code == 200
+def test_api_still_ready_after_fuzzing(fuzzed_client):
+    response = fuzzed_client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ready"
