@@ -35,6 +35,15 @@ def make_softmax(seed: int = 0) -> models.SoftmaxRegression:
     return models.SoftmaxRegression()
 
 
+def served_settings(folder: Path) -> Settings:
+    """Settings serving tiny checkpoints written to ``folder``, for fixtures wider than one test."""
+    return Settings(
+        logistic_checkpoint=models.save(make_logistic(), folder / "logistic.pt", version="1.0.0"),
+        mnist_checkpoint=models.save(make_softmax(), folder / "mnist.pt", version="1.0.0"),
+        device="cpu",
+    )
+
+
 @pytest.fixture
 def logistic_checkpoint(tmp_path: Path) -> Path:
     return models.save(

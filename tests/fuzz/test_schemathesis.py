@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from conftest import make_logistic, make_softmax
+from conftest import served_settings
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -20,22 +20,15 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-import models
 from app.main import app as default_app
 from app.main import create_app
-from app.settings import Settings
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
 def fuzzed_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    folder = tmp_path_factory.mktemp("checkpoints")
-    settings = Settings(
-        logistic_checkpoint=models.save(make_logistic(), folder / "logistic.pt", version="1.0.0"),
-        mnist_checkpoint=models.save(make_softmax(), folder / "mnist.pt", version="1.0.0"),
-        device="cpu",
-    )
+    settings = served_settings(tmp_path_factory.mktemp("checkpoints"))
     with TestClient(create_app(settings)) as client:  # runs the lifespan: the models are loaded
         yield client
 
