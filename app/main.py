@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 
 from app.api.routes import admin, health, metrics, models, page, predict, v2
@@ -33,6 +34,10 @@ Predictions from two classic PyTorch models:
 
 [Draw a digit](/) on the service's own page and watch the prediction as you draw.
 """
+
+
+# FastAPI's native OpenTelemetry, all three signals off: /metrics and the request log cover what it would.
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def model_specs(settings: Settings) -> list[ModelSpec]:
@@ -84,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
     )
     app.state.settings = settings
     app.state.registry = ModelRegistry(model_specs(settings))
@@ -94,8 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # With no key configured the check is left off entirely (and the docs advertise no scheme): a
     # dependency costs a solve per request even when it has nothing to check.
     key_guard = [RequireApiKey] if settings.api_key is not None else []
-    for module in (predict, models):
-        app.include_router(module.router, dependencies=key_guard)
+    predict.add_routes(app, dependencies=key_guard)
+    app.include_router(models.router, dependencies=key_guard)
     app.include_router(v2.model_router, dependencies=key_guard)
     for module in (health, page, v2):
         app.include_router(module.router)

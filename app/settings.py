@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         description="Log at DEBUG level and add query strings to request lines. Request bodies (uploads, "
         "features) are never logged.",
     )
+    opentelemetry: bool = Field(
+        False,
+        description="FastAPI's built-in OpenTelemetry (traces, metrics, logs) through the providers the "
+        "process configured, e.g. under `opentelemetry-instrument`. Off by default: it costs every request "
+        "a look-up even with no provider set.",
+    )
     max_request_bytes: int | None = Field(
         None,
         ge=1,
