@@ -53,12 +53,11 @@ def decode_digit(
     if (width, height) != (size, size):
         raise InvalidContentError(f"image {filename!r} is {width}x{height} pixels; expected {size}x{size}")
     try:
-        luminance = _to_luminance(image)
+        raw = _to_luminance(image).tobytes()  # decodes: a broken file fails here
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidContentError(
             f"image {filename!r} is truncated or corrupt ({image.format}: {exc})"
         ) from None
-    raw = luminance.tobytes()
     pixels = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(size, size)
     if invert == "always" or (invert == "auto" and _looks_inverted(raw, size, background_is_dark)):
         pixels = 255 - pixels
@@ -101,7 +100,7 @@ def _to_luminance(image: Image.Image) -> Image.Image:
         rgba = image.convert("RGBA")
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(paper, rgba).convert("L")
-    return image.convert("L")
+    return image if image.mode == "L" else image.convert("L")  # a grey image needs no conversion copy
 
 
 def _looks_inverted(pixels: bytes, size: int, background_is_dark: bool) -> bool:
