@@ -7,7 +7,7 @@ DATA_ROOT ?= $(if $(wildcard ../shared/data/MNIST/raw),../shared/data,data)
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: install serve test test-container test-ray lint format train bench bench-serve clean
+.PHONY: install serve test test-container test-ray lint format train bench bench-serve bench-instructions clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench-serve: install
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m benchmarks.serve
 	$(BIN)/python -m benchmarks.cold_start
+
+# Instructions per request in the app, ours and the naive peer (needs valgrind; about 8 minutes).
+bench-instructions: install
+	$(BIN)/python -m benchmarks.instructions
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
