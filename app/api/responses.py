@@ -9,9 +9,9 @@ from pydantic import BaseModel
 class ModelResponse(JSONResponse):
     """``ModelResponse(LogisticResponse(...))``: the model as JSON.
 
-    Returned directly, it skips FastAPI's response_model step, which validates the returned model again and
-    serialises it through a slower path: about a tenth of a small prediction's server time. The route keeps
-    its ``response_model`` for the OpenAPI document, and constructing the model has validated it already.
+    Returned directly, it skips FastAPI's response_model step, which would validate the model a second time
+    and serialise it through a slower path. The route keeps its ``response_model`` for the OpenAPI
+    document; constructing the model has validated it already.
     """
 
     def render(self, content: BaseModel) -> bytes:
