@@ -1,8 +1,12 @@
+import subprocess
+import sys
+
 import pytest
 import torch
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from app.imaging import SUPPORTED_FORMATS
 from app.main import create_app
 from app.settings import Settings
 from models import DeviceUnavailableError
@@ -41,3 +45,10 @@ def test_settings_refuse_unknown_device(monkeypatch):
     monkeypatch.setenv("SERVE_DEVICE", "tpu")
     with pytest.raises(ValidationError, match="Input should be 'auto', 'cpu' or 'cuda'"):
         Settings()
+
+
+def test_image_decoders_load_at_import_not_on_first_upload():
+    # A fresh interpreter: in this one, earlier tests have long since loaded every decoder.
+    code = "import app.imaging; from PIL import Image; print(' '.join(sorted(Image.OPEN)))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert set(SUPPORTED_FORMATS) <= set(run.stdout.split())
