@@ -18,12 +18,10 @@ import dataclasses
 import hashlib
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
@@ -34,11 +32,11 @@ from models.errors import (
     CheckpointNotFoundError,
     ShapeMismatchError,
 )
+from models.files import atomic_file
 from models.logistic import LogisticConfig, LogisticRegression
 from models.softmax import MnistConfig, SoftmaxRegression
 
 FORMAT_VERSION = 1
-Architecture = Literal["logistic_regression", "softmax_regression"]
 ARCHITECTURES: dict[str, tuple[type[nn.Module], type]] = {
     LogisticRegression.architecture: (LogisticRegression, LogisticConfig),
     SoftmaxRegression.architecture: (SoftmaxRegression, MnistConfig),
@@ -81,7 +79,6 @@ def save(
 ) -> Path:
     """Write ``model`` to ``path`` atomically (temp file in the same folder, then os.replace)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "torch_version": str(torch.__version__),  # TorchVersion is not allowed under weights_only
@@ -97,17 +94,8 @@ def save(
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "metadata": metadata,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a server running as another user must read it
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as f:
+        torch.save(payload, f)
     return path
 
 

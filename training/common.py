@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,7 +12,9 @@ from typing import Any, TypeVar
 import torch
 from tqdm import tqdm
 
+import models
 from models import DeviceUnavailableError, resolve_device
+from models.files import atomic_file
 
 T = TypeVar("T")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
@@ -82,16 +82,22 @@ def report_path(checkpoint: str | Path) -> Path:
 
 def write_json(path: str | Path, data: dict[str, Any]) -> Path:
     """Write ``data`` as indented JSON atomically, so a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; metrics are meant to be read by anyone
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_file(path, "w") as f:
+        f.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
+    return Path(path)
+
+
+def output_path(args: argparse.Namespace, default: Path) -> Path | None:
+    """Where a run saves: ``--out``, else ``default``; nowhere for a dry run without ``--out``."""
+    out = args.out or (None if args.dry_run else default)
+    if out is None:
+        log("dry run: nothing saved (pass --out to save)")
+    return out
+
+
+def save_run(
+    model: torch.nn.Module, out: Path, *, version: str | None, metadata: dict[str, Any], extra: dict[str, Any]
+) -> list[Path]:
+    """The checkpoint, and beside it the metrics file: its metadata plus ``extra`` (histories, matrices)."""
+    models.save(model, out, version=version, metadata=metadata)
+    return [out, write_json(metrics_path(out), {**metadata, **extra})]

@@ -16,18 +16,17 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-import models
 from models import LogisticConfig, LogisticRegression
 from training.common import (
     DEVICE_CHOICES,
     UsageError,
     choose_device,
     log,
-    metrics_path,
+    output_path,
     progress,
     run_cli,
+    save_run,
     seed_everything,
-    write_json,
 )
 
 PROG = "train-logistic"
@@ -215,14 +214,14 @@ def run(args: argparse.Namespace) -> int:
         "train_accuracy": evaluate(model, x_train, y_train)["accuracy"],
     }
     if x_val is not None:
-        metrics["val_accuracy"] = evaluate(model, x_val.to(device), y_val.to(device))["accuracy"]
+        val = evaluate(model, x_val.to(device), y_val.to(device))
+        metrics["val_loss"], metrics["val_accuracy"] = val["loss"], val["accuracy"]
     weight = model.linear.weight.detach().cpu().squeeze(0).tolist()
     bias = model.linear.bias.item()
     log(f"W = [{', '.join(f'{w:.4f}' for w in weight)}]  b = {bias:.4f}  " + _format_metrics(metrics))
 
-    out = args.out or (None if args.dry_run else DEFAULT_OUT)
+    out = output_path(args, DEFAULT_OUT)
     if out is None:
-        log("dry run: nothing saved (pass --out to save)")
         return 0
     recipe = {
         "optimizer": "SGD",
@@ -243,9 +242,9 @@ def run(args: argparse.Namespace) -> int:
         "device": str(device),
         "dry_run": args.dry_run,
     }
-    models.save(model, out, version=args.model_version, metadata=metadata)
-    write_json(metrics_path(out), {**metadata, "history": history, "weight": weight, "bias": bias})
-    log(f"saved {out} and {metrics_path(out)}")
+    extra = {"history": history, "weight": weight, "bias": bias}
+    written = save_run(model, out, version=args.model_version, metadata=metadata, extra=extra)
+    log(f"saved {' and '.join(map(str, written))}")
     return 0
 
 

@@ -20,20 +20,19 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-import models
 from models import MnistConfig, SoftmaxRegression
 from training.common import (
     DEVICE_CHOICES,
     UsageError,
     choose_device,
     log,
-    metrics_path,
+    output_path,
     progress,
     report_path,
     run_cli,
+    save_run,
     seed_everything,
     set_cpu_threads,
-    write_json,
 )
 
 PROG = "train-mnist"
@@ -261,9 +260,8 @@ def run(args: argparse.Namespace) -> int:
         f"training {result['train_seconds']:.2f} s (epochs only), {total_seconds:.2f} s in all"
     )
 
-    out = args.out or (None if args.dry_run else DEFAULT_OUT)
+    out = output_path(args, DEFAULT_OUT)
     if out is None:
-        log("dry run: nothing saved (pass --out to save)")
         return 0
     metadata = {
         "metrics": {
@@ -291,12 +289,8 @@ def run(args: argparse.Namespace) -> int:
         "cpu_threads": torch.get_num_threads(),
         "dry_run": args.dry_run,
     }
-    models.save(result["model"], out, version=args.model_version, metadata=metadata)
-    write_json(
-        metrics_path(out),
-        {**metadata, "epoch_losses": result["epoch_losses"], "confusion_matrix": test["confusion"]},
-    )
-    written = [out, metrics_path(out)]
+    extra = {"epoch_losses": result["epoch_losses"], "confusion_matrix": test["confusion"]}
+    written = save_run(result["model"], out, version=args.model_version, metadata=metadata, extra=extra)
     if args.report if args.report is not None else not args.dry_run:
         from training.report import write_report  # matplotlib is slow to import; only when needed
 

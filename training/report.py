@@ -13,6 +13,8 @@ matplotlib.use("Agg")  # files only: no display on servers and CI
 import matplotlib.pyplot as plt
 import torch
 
+from models.files import atomic_file
+
 SAMPLE_DIGITS = 16
 
 
@@ -25,7 +27,6 @@ def write_report(
 ) -> Path:
     """Write the report PNG; ``test`` is what training.mnist.evaluate returns."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig = plt.figure(figsize=(13, 8.5), layout="constrained")
     fig.suptitle(f"MNIST softmax regression — test accuracy {test['accuracy']:.2%}", fontsize=14)
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.35, 1])
@@ -62,6 +63,7 @@ def write_report(
         ax.imshow(test_images[i].cpu().numpy(), cmap="gray")
         ax.set_title(f"{predicted} / {true}", color="black" if predicted == true else "red", fontsize=11)
 
-    fig.savefig(path, dpi=80)
+    with atomic_file(path) as f:  # like the checkpoint beside it, never half written
+        fig.savefig(f, format="png", dpi=80)
     plt.close(fig)
     return path

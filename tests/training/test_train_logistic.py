@@ -76,8 +76,9 @@ def test_csv_with_validation_split_trains_and_reports_val_accuracy(write_csv, tm
         "train_rows": 15,
         "val_rows": 5,
     }
-    assert set(checkpoint.metadata["metrics"]) == {"final_loss", "train_accuracy", "val_accuracy"}
+    assert set(checkpoint.metadata["metrics"]) == {"final_loss", "train_accuracy", "val_loss", "val_accuracy"}
     assert 0.0 <= checkpoint.metadata["metrics"]["val_accuracy"] <= 1.0
+    assert checkpoint.metadata["metrics"]["val_loss"] > 0.0
 
 
 def test_dry_run_without_out_saves_nothing(tmp_path, monkeypatch, capsys):
