@@ -19,9 +19,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from benchmarks.fixtures import write_fixtures
-from benchmarks.processes import running_server
+from benchmarks.processes import ROOT, free_port, running_server
 
-ROOT = Path(__file__).resolve().parent.parent
 GROUPS = (
     "torch",
     "fastapi",
@@ -38,7 +37,7 @@ GROUPS = (
 
 def time_to_ready(argv: list[str], port: int, env: dict[str, str]) -> float:
     started = time.perf_counter()
-    with running_server(argv, port, env=env, cwd=ROOT):
+    with running_server(argv, port, env=env):
         return time.perf_counter() - started
 
 
@@ -81,25 +80,26 @@ def checkpoint_load_seconds(env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--port", type=int, default=18780)
+    parser.add_argument("--port", type=int, help="TCP port (default: a free one)")
     args = parser.parse_args()
+    port = args.port or free_port()
     with tempfile.TemporaryDirectory(prefix="cold-start-") as tmp:
         env = {**os.environ, **write_fixtures(Path(tmp)).env}
         python = sys.executable
         servers = {
-            "ours (serve)": [python, "-m", "app.cli", "--port", str(args.port)],
+            "ours (serve)": [python, "-m", "app.cli", "--port", str(port)],
             "naive peer": [
                 python,
                 "-m",
                 "uvicorn",
                 "benchmarks.peers.naive_server:app",
                 "--port",
-                str(args.port),
+                str(port),
             ],
         }
         print(f"time to ready, median of {args.runs}:")
         for name, argv in servers.items():
-            runs = [time_to_ready(argv, args.port, env) for _ in range(args.runs)]
+            runs = [time_to_ready(argv, port, env) for _ in range(args.runs)]
             print(
                 f"  {name:<14} {statistics.median(runs):.2f} s  (runs: {', '.join(f'{r:.2f}' for r in runs)})"
             )

@@ -18,9 +18,10 @@ from types import SimpleNamespace
 from app.observability.body_limit import BodyLimitMiddleware
 from app.observability.logs import JsonFormatter
 from app.observability.middleware import ObservabilityMiddleware
+from benchmarks.fixtures import FEATURES_JSON
 
 ROUTE = SimpleNamespace(path="/predict/logistic")
-BODY = b'{"features": [4.0, 3.0]}'
+BODY = FEATURES_JSON
 SCOPE = {
     "type": "http",
     "method": "POST",

@@ -23,7 +23,7 @@ import httpx
 import torch
 
 import models
-from benchmarks.processes import running_server
+from benchmarks.processes import free_port, running_server
 
 
 def write_checkpoints(folder: Path) -> None:
@@ -47,10 +47,11 @@ def main() -> None:
     )
     parser.add_argument("--reloads", type=int, default=20)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--port", type=int, default=8911)
+    parser.add_argument("--port", type=int, help="TCP port (default: a free one)")
     args = parser.parse_args()
+    port = args.port or free_port()
 
-    key, base_url = secrets.token_urlsafe(24), f"http://127.0.0.1:{args.port}"
+    key, base_url = secrets.token_urlsafe(24), f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_checkpoints(folder)
@@ -62,7 +63,7 @@ def main() -> None:
             "SERVE_MNIST_CHECKPOINT": str(folder / "mnist.pt"),
             "SERVE_DEVICE": "cpu",
         }
-        with running_server([sys.executable, "-m", "app.cli", "--port", str(args.port)], args.port, env=env):
+        with running_server([sys.executable, "-m", "app.cli", "--port", str(port)], port, env=env):
             run(base_url, key, args.reloads, args.clients)
 
 

@@ -90,10 +90,11 @@ def print_ratios(results: list[Result]) -> None:
         if key not in best or r.load.rps > best[key].load.rps:
             best[key] = r
     print()
+    concurrencies = sorted({concurrency for _, _, concurrency in best})
     for numerator, denominator, job, target in RATIOS:
-        for (server, job_name, concurrency), top in best.items():
-            bottom = best.get((denominator, job, concurrency))
-            if server != numerator or job_name != job or bottom is None:
+        for concurrency in concurrencies:
+            top, bottom = best.get((numerator, job, concurrency)), best.get((denominator, job, concurrency))
+            if top is None or bottom is None:
                 continue
             print(
                 f"{numerator} / {denominator} {job} @{concurrency}: "

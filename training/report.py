@@ -38,14 +38,15 @@ def write_report(
     loss_ax.grid(alpha=0.3)
 
     confusion = torch.tensor(test["confusion"])
+    classes = range(len(confusion))
     shade = confusion.log1p()
     confusion_ax.imshow(shade.numpy(), cmap="Blues")  # log scale, so off-diagonal errors stay visible
     threshold = shade.max().item() / 2
     confusion_ax.set(
-        title="Confusion matrix (test)", xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10)
+        title="Confusion matrix (test)", xlabel="predicted", ylabel="true", xticks=classes, yticks=classes
     )
     for (true, predicted), count in zip(
-        torch.cartesian_prod(torch.arange(10), torch.arange(10)).tolist(),
+        torch.cartesian_prod(torch.arange(len(classes)), torch.arange(len(classes))).tolist(),
         confusion.flatten().tolist(),
         strict=True,
     ):
