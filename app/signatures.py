@@ -1,17 +1,17 @@
 """Each served model as the Open Inference Protocol sees it: named, typed tensors in and out.
 
-Running a signature goes through app/inference.py, the same code as /predict/*, so both APIs give
-identical results for identical inputs.
+Inference runs through the model's runner, the same one /predict/* uses (batching included), so both APIs
+give identical results for identical inputs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from app.inference import predict_digits, predict_logistic
 from models import Checkpoint, LogisticRegression, SoftmaxRegression
 
 ANY = -1  # a dimension of any size: the batch
@@ -33,27 +33,40 @@ class TensorSpec:
         return [batch_size if d == ANY else d for d in self.shapes[0]]
 
 
-# Runs the model on an input tensor; returns the outputs, flat and row-major, by name.
-RunFn = Callable[[Checkpoint, torch.Tensor], dict[str, list]]
+# The input tensor as the model's runner (app/batching.py) takes it; raises for values the model refuses.
+PrepareFn = Callable[[Checkpoint, torch.Tensor], Any]
+# The runner's result columns, named as the signature's outputs: flat and row-major.
+NameFn = Callable[[tuple[list, ...]], dict[str, list]]
 
 
 @dataclass(frozen=True)
 class Signature:
     input: TensorSpec
     outputs: tuple[TensorSpec, ...]
-    run: RunFn
+    prepare: PrepareFn
+    name_outputs: NameFn
 
     def output(self, name: str) -> TensorSpec | None:
         return next((o for o in self.outputs if o.name == name), None)
 
 
-def _run_logistic(checkpoint: Checkpoint, features: torch.Tensor) -> dict[str, list]:
-    probabilities, labels = predict_logistic(checkpoint, features.tolist())
+def _logistic_rows(checkpoint: Checkpoint, features: torch.Tensor) -> list[list[float]]:
+    # The runner trusts its rows to be finite (/predict's schema sees to that); a tensor is checked here.
+    checkpoint.model.check(features)
+    return features.tolist()
+
+
+def _logistic_outputs(columns: tuple[list, ...]) -> dict[str, list]:
+    probabilities, labels = columns
     return {"probability": probabilities, "label": labels}
 
 
-def _run_mnist(checkpoint: Checkpoint, pixels: torch.Tensor) -> dict[str, list]:
-    digits, probabilities = predict_digits(checkpoint, pixels)
+def _mnist_pixels(checkpoint: Checkpoint, pixels: torch.Tensor) -> torch.Tensor:
+    return pixels  # the runner's preprocess checks shape and values
+
+
+def _mnist_outputs(columns: tuple[list, ...]) -> dict[str, list]:
+    digits, probabilities = columns
     return {"probabilities": [p for row in probabilities for p in row], "digit": digits}
 
 
@@ -64,7 +77,8 @@ def _logistic_signature(checkpoint: Checkpoint) -> Signature:
             TensorSpec("probability", ("FP32",), ((ANY, 1),)),
             TensorSpec("label", ("INT64",), ((ANY, 1),)),
         ),
-        run=_run_logistic,
+        prepare=_logistic_rows,
+        name_outputs=_logistic_outputs,
     )
 
 
@@ -77,7 +91,8 @@ def _mnist_signature(checkpoint: Checkpoint) -> Signature:
             TensorSpec("probabilities", ("FP32",), ((ANY, config.num_classes),)),
             TensorSpec("digit", ("INT64",), ((ANY,),)),
         ),
-        run=_run_mnist,
+        prepare=_mnist_pixels,
+        name_outputs=_mnist_outputs,
     )
 
 

@@ -44,6 +44,12 @@ class LogisticRegression(nn.Module):
         ``known_finite``: the caller has already refused NaN and infinity (a validated request schema),
         so the scan, a fifth of a served request's cost, is not done twice.
         """
+        self.check(features, known_finite=known_finite)
+        # non_blocking: the one sync per batch is the caller's read-back (see SoftmaxRegression.preprocess)
+        return features.to(self.linear.weight.device, torch.float32, non_blocking=True)
+
+    def check(self, features: torch.Tensor, *, known_finite: bool = False) -> None:
+        """Raise InvalidInputError unless ``features`` is a non-empty [N, in_features] batch, all finite."""
         if features.dim() != 2 or features.shape[0] == 0 or features.shape[1] != self.config.in_features:
             raise InvalidInputError(
                 f"expected a batch of instances with {self.config.in_features} features each, "
@@ -51,8 +57,6 @@ class LogisticRegression(nn.Module):
             )
         if not known_finite and not bool(torch.isfinite(features).all()):
             raise InvalidInputError("features must be finite numbers (no NaN or infinity)")
-        # non_blocking: the one sync per batch is the caller's read-back (see SoftmaxRegression.preprocess)
-        return features.to(self.linear.weight.device, torch.float32, non_blocking=True)
 
     def labels(self, probabilities: torch.Tensor) -> torch.Tensor:
         return (probabilities >= self.config.threshold).long()

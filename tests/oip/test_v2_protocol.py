@@ -123,12 +123,28 @@ def test_infer_logistic_matches_predict(client):
 def test_infer_logistic_flat_data_equals_nested(client):
     flat = _infer(client, "logistic", _tensor("features", [2, 2], "FP32", [1.0, 2.0, 5.0, 3.0]))
     nested = _infer(client, "logistic", _tensor("features", [2, 2], "FP32", FEATURES))
+    assert flat[0] == 200
     assert flat == nested
 
 
 def test_infer_without_id_leaves_it_out(client):
-    _, body = _infer(client, "logistic", _tensor("features", [1, 2], "FP32", [1.0, 2.0]))
-    assert "id" not in body
+    status, body = _infer(client, "logistic", _tensor("features", [1, 2], "FP32", [1.0, 2.0]))
+    assert status == 200
+    assert set(body) == {"model_name", "model_version", "outputs"}
+
+
+def test_infer_runs_through_the_models_runner(client, monkeypatch):
+    # The runner is where SERVE_BATCHING gathers predictions: /v2 must not go around it.
+    runner, calls = client.app.state.runners["logistic"], []
+
+    async def counting_runner(checkpoint, inputs):
+        calls.append(inputs)
+        return await runner(checkpoint, inputs)
+
+    monkeypatch.setitem(client.app.state.runners, "logistic", counting_runner)
+    status, _ = _infer(client, "logistic", _tensor("features", [2, 2], "FP32", FEATURES))
+    assert status == 200
+    assert calls == [FEATURES]
 
 
 @pytest.mark.parametrize("datatype", ["UINT8", "FP32", "FP64"])

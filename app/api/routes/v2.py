@@ -159,7 +159,7 @@ _INFER_DOC = {
 async def infer(
     name: str, body: InferenceRequest, request: Request, registry: RegistryDep, settings: SettingsDep
 ) -> Response:
-    return _infer(name, _served(registry, name), body, request, settings)
+    return await _infer(name, _served(registry, name), body, request, settings)
 
 
 @model_router.post("/{name}/versions/{version}/infer", **_INFER_DOC)
@@ -171,7 +171,7 @@ async def infer_version(
     registry: RegistryDep,
     settings: SettingsDep,
 ) -> Response:
-    return _infer(name, _served(registry, name, version), body, request, settings)
+    return await _infer(name, _served(registry, name, version), body, request, settings)
 
 
 def _served(registry: ModelRegistry, name: str, version: str | None = None) -> Checkpoint:
@@ -205,13 +205,14 @@ def _metadata(name: str, checkpoint: Checkpoint) -> ModelMetadata:
     )
 
 
-def _infer(
+async def _infer(
     name: str, checkpoint: Checkpoint, body: InferenceRequest, request: Request, settings: Settings
 ) -> Response:
     signature = signature_of(checkpoint)
     requested = _requested_outputs(name, signature, body)
     inputs = _input_tensor(name, signature, body, binary_tensors.binary_data(request), settings)
-    results = signature.run(checkpoint, inputs)
+    runner = request.app.state.runners[name]
+    results = signature.name_outputs(await runner(checkpoint, signature.prepare(checkpoint, inputs)))
     batch_size = inputs.shape[0]
     outputs, chunks = [], []
     for spec, binary in requested:
