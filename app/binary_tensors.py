@@ -29,7 +29,7 @@ class Datatype:
 
     @property
     def itemsize(self) -> int:
-        return array(self.array_code).itemsize
+        return self.torch_dtype.itemsize
 
     @property
     def is_integer(self) -> bool:

@@ -19,7 +19,7 @@ from app.observability.body_limit import BodyLimitMiddleware
 from app.observability.metrics import mark_worker_exited
 from app.observability.middleware import ObservabilityMiddleware
 from app.registry import ModelRegistry, ModelSpec
-from app.security import RequireApiKey, RequireApiKeyForMetrics
+from app.security import RequireApiKey
 from app.settings import Settings, get_settings
 from models import LogisticRegression, SoftmaxRegression, resolve_device
 
@@ -106,7 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, page, v2):
         app.include_router(module.router)
     app.include_router(admin.router)  # wants the key always, and is off without one
-    app.include_router(metrics.router, dependencies=[RequireApiKeyForMetrics])
+    # Scrapers often cannot send a key, so /metrics wants one only with SERVE_METRICS_REQUIRE_KEY.
+    app.include_router(metrics.router, dependencies=key_guard if settings.metrics_require_key else [])
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.request_body_limit)
     # The last added runs first: requests refused by the body limit are counted and logged too.
     app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log, debug=settings.debug)

@@ -52,20 +52,7 @@ async def require_admin_key(settings: SettingsDep, _: Annotated[None, Depends(re
         raise HTTPException(status.HTTP_403_FORBIDDEN, ADMIN_DISABLED)
 
 
-async def require_api_key_for_metrics(
-    settings: SettingsDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-    api_key: Annotated[str | None, Depends(api_key_scheme)],
-) -> None:
-    """The key, for /metrics, only when SERVE_METRICS_REQUIRE_KEY is on (scrapers often cannot send one)."""
-    if settings.metrics_require_key:
-        await require_api_key(settings, bearer, api_key)
-
-
 # For include_router(..., dependencies=[...]) and APIRouter(dependencies=[...]). All async: FastAPI runs a
 # plain def dependency in a worker thread, a hop per request that costs more than the check itself.
 RequireApiKey = Depends(require_api_key)
 RequireAdminKey = Depends(require_admin_key)
-RequireApiKeyForMetrics = Depends(require_api_key_for_metrics)
-# For a single route's signature: ``_: ApiKeyDep``.
-ApiKeyDep = Annotated[None, RequireApiKey]

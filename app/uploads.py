@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from app.errors import MalformedRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
+from app.errors import ClientError, MalformedRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 
 
 @dataclass
 class UploadedFile:
     filename: str
-    content_type: str
     data: bytearray = field(default_factory=bytearray)
 
 
@@ -66,10 +65,7 @@ class _PartCollector:
             )
         if len(self.files) == self.max_files:
             raise PayloadTooLargeError(f"too many files: at most {self.max_files} images per request")
-        self._current = UploadedFile(
-            filename=options[b"filename"].decode("utf-8", "replace"),
-            content_type=self._headers.get(b"content-type", b"").decode("latin-1"),
-        )
+        self._current = UploadedFile(filename=options[b"filename"].decode("utf-8", "replace"))
         self.files.append(self._current)
 
     def _on_end(self) -> None:
@@ -105,7 +101,7 @@ async def read_files(
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
-    except (MalformedRequestError, PayloadTooLargeError):
+    except ClientError:
         raise
     except Exception as exc:  # python-multipart's errors for a broken body
         raise MalformedRequestError(f"malformed multipart body: {exc}") from None

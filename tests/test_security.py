@@ -6,12 +6,10 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
 from app.main import create_app
-from app.security import RequireApiKeyForMetrics
 from app.settings import Settings
 
 KEY = "s3cret-key-for-tests-0123456789"
@@ -27,15 +25,6 @@ def keyed_client(settings: Settings, **update) -> Iterator[TestClient]:
 @pytest.fixture
 def secured(settings: Settings) -> Iterator[TestClient]:
     yield from keyed_client(settings)
-
-
-def metrics_app(settings: Settings) -> FastAPI:
-    """An app with a stand-in /metrics route, attached the way the real one is meant to be."""
-    app = create_app(settings)
-    router = APIRouter()
-    router.add_api_route("/metrics", lambda: {"ok": True})
-    app.include_router(router, dependencies=[RequireApiKeyForMetrics])
-    return app
 
 
 def test_predict_without_configured_key_is_open(client):
@@ -108,13 +97,13 @@ def test_openapi_offers_both_key_schemes(secured):
 
 
 def test_metrics_open_by_default_with_key_set(settings):
-    with TestClient(metrics_app(settings.model_copy(update={"api_key": SecretStr(KEY)}))) as client:
+    with TestClient(create_app(settings.model_copy(update={"api_key": SecretStr(KEY)}))) as client:
         assert client.get("/metrics").status_code == 200
 
 
 def test_metrics_want_key_when_configured(settings):
     update = {"api_key": SecretStr(KEY), "metrics_require_key": True}
-    with TestClient(metrics_app(settings.model_copy(update=update))) as client:
+    with TestClient(create_app(settings.model_copy(update=update))) as client:
         response = client.get("/metrics")
         assert response.status_code == 401
         assert response.json() == {"detail": MISSING}

@@ -39,8 +39,7 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> bytes:
 
 def route_template(scope: Scope) -> str:
     """The path template of the route that served the request (``/models/{name}``), set by the router."""
-    route = scope.get("route")
-    return getattr(route, "path", UNMATCHED_ROUTE) if route is not None else UNMATCHED_ROUTE
+    return getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
 
 
 class ObservabilityMiddleware:
@@ -55,8 +54,9 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = request_id_from(scope["headers"])
-        token = request_id_var.set(request_id.decode())
+        request_id = request_id_from(scope["headers"])  # bytes, for the response header
+        request_id_text = request_id.decode()
+        token = request_id_var.set(request_id_text)
         status = 500  # what the client gets when the app fails before answering
 
         async def send_with_request_id(message: Message) -> None:
@@ -78,7 +78,7 @@ class ObservabilityMiddleware:
             count.inc()
             latency.observe(elapsed)
             if self.log_requests:
-                self._log(scope, request_id, method, route, status, elapsed)
+                self._log(scope, request_id_text, method, route, status, elapsed)
             request_id_var.reset(token)
 
     def _metrics_for(self, method: str, route: str, status: int) -> tuple:
@@ -93,12 +93,12 @@ class ObservabilityMiddleware:
         return children
 
     def _log(
-        self, scope: Scope, request_id: bytes, method: str, route: str, status: int, elapsed: float
+        self, scope: Scope, request_id: str, method: str, route: str, status: int, elapsed: float
     ) -> None:
         duration_ms = round(elapsed * 1000, 3)
         client = scope.get("client")
         fields = {
-            "request_id": request_id.decode(),
+            "request_id": request_id,
             "method": method,
             "path": scope["path"],
             "route": route,
