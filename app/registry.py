@@ -47,12 +47,17 @@ class ModelSpec:
 @dataclass
 class ModelSlot:
     spec: ModelSpec
-    state: ModelState = ModelState.STARTING
-    reason: str | None = None
-    checkpoint: Checkpoint | None = None
+    checkpoint: Checkpoint | None = None  # what serves now
+    reason: str | None = None  # why the last load failed, while nothing serves
     load_seconds: float | None = None
     # Serialises reloads of this model, so two of them cannot interleave their load and swap.
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    @property
+    def state(self) -> ModelState:
+        if self.checkpoint is not None:
+            return ModelState.READY
+        return ModelState.FAILED if self.reason is not None else ModelState.STARTING
 
     @property
     def why_not_serving(self) -> str | None:
@@ -100,7 +105,7 @@ class ModelRegistry:
             try:
                 checkpoint = self.load_checkpoint(slot.spec.name)
             except CheckpointError as exc:
-                slot.state, slot.reason = ModelState.FAILED, str(exc)
+                slot.reason = str(exc)
                 log.error("model %s failed to load: %s", slot.spec.name, exc)
             else:
                 self.swap(slot.spec.name, checkpoint, load_seconds=time.perf_counter() - started)
@@ -132,7 +137,7 @@ class ModelRegistry:
     def swap(self, name: str, checkpoint: Checkpoint, load_seconds: float | None = None) -> None:
         """The one place a served model changes: start-up and reloads both come through here."""
         slot = self.slot(name)
-        slot.checkpoint, slot.state, slot.reason = checkpoint, ModelState.READY, None
+        slot.checkpoint, slot.reason = checkpoint, None
         slot.load_seconds = load_seconds
         record_model_loaded(name, checkpoint, load_seconds)
 

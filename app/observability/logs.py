@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -39,12 +40,26 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class _SecondsText:
+    """A timestamp down to the second, formatted once a second rather than for every line."""
+
+    def __init__(self, converter: Callable[[float], time.struct_time], fmt: str) -> None:
+        self.converter, self.fmt = converter, fmt
+        self._second, self._text = -1, ""
+
+    def text(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._second, self._text = second, time.strftime(self.fmt, self.converter(second))
+        return self._text
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request id, and any ``extra`` fields."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._second, self._second_text = -1, ""  # the timestamp down to the second, reused within it
+        self._seconds = _SecondsText(time.gmtime, "%Y-%m-%dT%H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -62,11 +77,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
     def _timestamp(self, created: float) -> str:
-        second = int(created)
-        if second != self._second:
-            self._second = second
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._second_text}.{int(created % 1 * 1000):03d}Z"
+        return f"{self._seconds.text(created)}.{int(created % 1 * 1000):03d}Z"
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
@@ -77,14 +88,10 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
-        self._second, self._second_text = -1, ""
+        self._seconds = _SecondsText(self.converter, self.default_time_format)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        second = int(record.created)
-        if second != self._second:
-            self._second = second
-            self._second_text = time.strftime(self.default_time_format, self.converter(second))
-        return self.default_msec_format % (self._second_text, record.msecs)
+        return self.default_msec_format % (self._seconds.text(record.created), record.msecs)
 
 
 def logging_config(settings: Settings) -> dict[str, Any]:
