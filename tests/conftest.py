@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,18 @@ def settings(logistic_checkpoint: Path, mnist_checkpoint: Path) -> Settings:
 @pytest.fixture
 def app(settings: Settings) -> FastAPI:
     return create_app(settings)
+
+
+@pytest.fixture
+def client_with(settings: Settings) -> Iterator[Callable[..., TestClient]]:
+    """A started client whose settings differ from the default fixture's by the given fields."""
+    with ExitStack() as stack:
+
+        def make(**overrides) -> TestClient:
+            app = create_app(settings.model_copy(update=overrides))
+            return stack.enter_context(TestClient(app))
+
+        yield make
 
 
 @pytest.fixture

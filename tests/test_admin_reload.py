@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import make_logistic, make_softmax
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 import models
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import make_logistic, make_softmax
 
 KEY = "admin-key-for-tests-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}

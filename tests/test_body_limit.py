@@ -1,15 +1,11 @@
 import pytest
-from fastapi.testclient import TestClient
-
-from app.main import create_app
 
 LIMIT = 1000
 
 
 @pytest.fixture
-def limited_client(settings):
-    with TestClient(create_app(settings.model_copy(update={"max_request_bytes": LIMIT}))) as client:
-        yield client
+def limited_client(client_with):
+    return client_with(max_request_bytes=LIMIT)
 
 
 def chunks(total: int, size: int = 100):

@@ -1,7 +1,8 @@
+from api.helpers import upload
+from conftest import make_softmax
 from prometheus_client import REGISTRY
 
 import models
-from tests.conftest import make_softmax
 
 
 def sample(name: str, **labels: str) -> float:
@@ -56,9 +57,12 @@ def test_predictions_counted_per_class(client):
 
 
 def test_digit_predictions_counted_per_digit(client, png_digit):
-    response = client.post("/predict/mnist", files=[("file", ("d.png", png_digit(), "image/png"))])
-    digit = str(response.json()["predictions"][0]["digit"])
-    assert sample("model_predictions_total", model="mnist", label=digit) >= 1
+    before = {d: sample("model_predictions_total", model="mnist", label=str(d)) for d in range(10)}
+    response = client.post("/predict/mnist", files=upload(("d.png", png_digit())))
+    assert response.status_code == 200
+    digit = response.json()["predictions"][0]["digit"]
+    after = {d: sample("model_predictions_total", model="mnist", label=str(d)) for d in range(10)}
+    assert after == {**before, digit: before[digit] + 1}
 
 
 def test_model_info_follows_a_swap(client, app, tmp_path):

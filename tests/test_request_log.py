@@ -3,9 +3,7 @@ import logging
 import re
 
 import pytest
-from fastapi.testclient import TestClient
 
-from app.main import create_app
 from app.observability.logs import JsonFormatter
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
@@ -54,16 +52,14 @@ def test_access_log_never_holds_feature_values(client, access_records):
     assert "debug=1" not in line
 
 
-def test_access_log_adds_query_in_debug(settings, access_records):
-    with TestClient(create_app(settings.model_copy(update={"debug": True}))) as client:
-        client.get("/health/live?probe=1")
+def test_access_log_adds_query_in_debug(client_with, access_records):
+    client_with(debug=True).get("/health/live?probe=1")
     [record] = access_records()
     assert record.query == "probe=1"
 
 
-def test_access_log_off_when_disabled(settings, access_records):
-    with TestClient(create_app(settings.model_copy(update={"access_log": False}))) as client:
-        client.get("/health/live")
+def test_access_log_off_when_disabled(client_with, access_records):
+    client_with(access_log=False).get("/health/live")
     assert access_records() == []
 
 

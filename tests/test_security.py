@@ -96,18 +96,16 @@ def test_openapi_offers_both_key_schemes(secured):
     assert "security" not in schema["paths"]["/health/live"]["get"]
 
 
-def test_metrics_open_by_default_with_key_set(settings):
-    with TestClient(create_app(settings.model_copy(update={"api_key": SecretStr(KEY)}))) as client:
-        assert client.get("/metrics").status_code == 200
+def test_metrics_open_by_default_with_key_set(client_with):
+    assert client_with(api_key=SecretStr(KEY)).get("/metrics").status_code == 200
 
 
-def test_metrics_want_key_when_configured(settings):
-    update = {"api_key": SecretStr(KEY), "metrics_require_key": True}
-    with TestClient(create_app(settings.model_copy(update=update))) as client:
-        response = client.get("/metrics")
-        assert response.status_code == 401
-        assert response.json() == {"detail": MISSING}
-        assert client.get("/metrics", headers={"X-API-Key": KEY}).status_code == 200
+def test_metrics_want_key_when_configured(client_with):
+    client = client_with(api_key=SecretStr(KEY), metrics_require_key=True)
+    response = client.get("/metrics")
+    assert response.status_code == 401
+    assert response.json() == {"detail": MISSING}
+    assert client.get("/metrics", headers={"X-API-Key": KEY}).status_code == 200
 
 
 def test_settings_repr_hides_key(settings):

@@ -24,10 +24,9 @@ def test_startup_cuda_without_gpu_fails(settings, monkeypatch):
         pass
 
 
-def test_startup_auto_without_gpu_serves_on_cpu(settings, monkeypatch):
+def test_startup_auto_without_gpu_serves_on_cpu(client_with, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with TestClient(create_app(settings.model_copy(update={"device": "auto"}))) as client:
-        assert client.get("/models/mnist").json()["device"] == "cpu"
+    assert client_with(device="auto").get("/models/mnist").json()["device"] == "cpu"
 
 
 def test_settings_read_from_environment(monkeypatch, tmp_path):

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from conftest import digit_pixels
 from fastapi.testclient import TestClient
-
-from app.main import create_app
 
 FEATURES = [[1.0, 2.0], [5.0, 3.0]]
 
@@ -31,10 +27,8 @@ def _digit_rows(count: int) -> list[list[int]]:
 
 
 @pytest.fixture
-def missing_mnist_client(settings, tmp_path) -> Iterator[TestClient]:
-    app = create_app(settings.model_copy(update={"mnist_checkpoint": tmp_path / "missing.pt"}))
-    with TestClient(app) as client:
-        yield client
+def missing_mnist_client(client_with, tmp_path) -> TestClient:
+    return client_with(mnist_checkpoint=tmp_path / "missing.pt")
 
 
 def test_server_metadata_lists_the_binary_extension(client):
@@ -301,9 +295,8 @@ def test_errors_outside_v2_keep_the_detail_shape(client):
 
 
 @pytest.fixture
-def keyed_client(settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings.model_copy(update={"api_key": "s3cret"}))) as client:
-        yield client
+def keyed_client(client_with) -> TestClient:
+    return client_with(api_key="s3cret")
 
 
 def test_model_endpoints_want_the_api_key_when_one_is_set(keyed_client):
