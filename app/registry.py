@@ -137,9 +137,9 @@ class ModelRegistry:
     def swap(self, name: str, checkpoint: Checkpoint, load_seconds: float | None = None) -> None:
         """The one place a served model changes: start-up and reloads both come through here."""
         slot = self.slot(name)
+        record_model_loaded(name, checkpoint, slot.checkpoint, load_seconds)
         slot.checkpoint, slot.reason = checkpoint, None
         slot.load_seconds = load_seconds
-        record_model_loaded(name, checkpoint, load_seconds)
 
     def get(self, name: str) -> Checkpoint:
         """The checkpoint serving ``name`` now; raises when the name is unknown or the model not ready."""

@@ -60,17 +60,15 @@ MODEL_INFO = Gauge(
     multiprocess_mode="livemax",
 )
 
-_served: dict[str, tuple[str, str]] = {}  # model -> (version, device) labels of MODEL_INFO set to 1
 
-
-def record_model_loaded(name: str, checkpoint: Checkpoint, load_seconds: float | None) -> None:
-    """Point the model's info and load time at ``checkpoint``; called on every (re)load."""
-    previous = _served.get(name)
+def record_model_loaded(
+    name: str, checkpoint: Checkpoint, previous: Checkpoint | None, load_seconds: float | None
+) -> None:
+    """Point the model's info and load time at ``checkpoint``, in place of ``previous``; on every (re)load."""
     current = (checkpoint.version, str(checkpoint.device))
-    if previous is not None and previous != current:
-        MODEL_INFO.labels(name, *previous).set(0)
+    if previous is not None and (previous.version, str(previous.device)) != current:
+        MODEL_INFO.labels(name, previous.version, str(previous.device)).set(0)
     MODEL_INFO.labels(name, *current).set(1)
-    _served[name] = current
     if load_seconds is not None:
         MODEL_LOAD_SECONDS.labels(name).set(load_seconds)
 
