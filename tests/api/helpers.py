@@ -1,9 +1,11 @@
-"""Builders for API test inputs, shared by the test modules."""
+"""Builders for API test inputs, and readers of the answers, shared by the test modules."""
 
 from __future__ import annotations
 
 import struct
 import zlib
+
+import torch
 
 
 def png_declaring(width: int, height: int) -> bytes:
@@ -24,3 +26,15 @@ def png_declaring(width: int, height: int) -> bytes:
 def upload(*parts: tuple[str, bytes]) -> list[tuple[str, tuple[str, bytes, str]]]:
     """httpx ``files=`` for image parts named ``file``, each given as (filename, bytes)."""
     return [("file", (name, data, "application/octet-stream")) for name, data in parts]
+
+
+def model_probabilities(client, pixels: torch.Tensor) -> list[list[float]]:
+    """What the served MNIST model gives for raw pixels, called directly rather than over HTTP."""
+    model = client.app.state.registry.get("mnist").model
+    with torch.inference_mode():
+        return model.predict_proba(pixels.reshape(-1, 28, 28)).tolist()
+
+
+def served_probabilities(response) -> list[list[float]]:
+    """The probabilities a /predict/mnist* answer holds, one list per image."""
+    return [p["probabilities"] for p in response.json()["predictions"]]

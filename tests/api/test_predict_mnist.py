@@ -7,16 +7,9 @@ from conftest import digit_pixels, encode_image
 from PIL import Image
 from starlette.requests import Request
 
-from api.helpers import png_declaring, upload
+from api.helpers import model_probabilities, png_declaring, served_probabilities, upload
 from app.errors import PayloadTooLargeError
 from app.uploads import read_files
-
-
-def _probabilities(client, pixels: torch.Tensor) -> list[list[float]]:
-    """What the served model gives for raw uint8 pixels, called directly."""
-    model = client.app.state.registry.get("mnist").model
-    with torch.inference_mode():
-        return model.predict_proba(pixels.reshape(-1, 28, 28)).tolist()
 
 
 def _post(client, *parts: tuple[str, bytes], **params):
@@ -27,7 +20,7 @@ def test_predict_mnist_png_matches_model_on_same_tensor(client):
     pixels = digit_pixels()
     response = _post(client, ("seven.png", encode_image(pixels)))
     assert response.status_code == 200
-    [expected] = _probabilities(client, pixels)
+    [expected] = model_probabilities(client, pixels)
     assert response.json() == {
         "model": {"name": "mnist", "version": "1.0.0", "architecture": "softmax_regression"},
         "predictions": [{"digit": max(range(10), key=expected.__getitem__), "probabilities": expected}],
@@ -39,8 +32,8 @@ def test_predict_mnist_keeps_upload_order(client):
     images[1][10:14, 4:24] = 255  # make the three clearly different, not just noise apart
     response = _post(client, *[(f"{i}.png", encode_image(p)) for i, p in enumerate(images)])
     assert response.status_code == 200
-    got = _served(response)
-    assert got == _probabilities(client, torch.stack(images))
+    got = served_probabilities(response)
+    assert got == model_probabilities(client, torch.stack(images))
     assert got[0] != got[1] != got[2]
 
 
@@ -50,7 +43,7 @@ def test_predict_mnist_lossless_formats_decode_exactly(client, fmt):
     data = _save(Image.frombytes("L", (28, 28), bytes(pixels.flatten().tolist())), fmt, lossless=True)
     response = _post(client, (f"d.{fmt.lower()}", data))
     assert response.status_code == 200
-    assert _served(response) == _probabilities(client, pixels)
+    assert served_probabilities(response) == model_probabilities(client, pixels)
 
 
 def test_predict_mnist_jpeg_reads_what_the_decoder_gives(client):
@@ -60,7 +53,7 @@ def test_predict_mnist_jpeg_reads_what_the_decoder_gives(client):
     )
     response = _post(client, ("d.jpg", data))
     assert response.status_code == 200
-    assert _served(response) == _probabilities(client, decoded)
+    assert served_probabilities(response) == model_probabilities(client, decoded)
 
 
 @pytest.mark.parametrize("mode", ["RGB", "LA", "RGBA"])
@@ -68,7 +61,7 @@ def test_predict_mnist_colour_and_opaque_alpha_read_as_luminance(client, mode):
     pixels = digit_pixels()
     response = _post(client, ("d.png", encode_image(pixels, mode=mode)))
     assert response.status_code == 200
-    assert _served(response) == _probabilities(client, pixels)
+    assert served_probabilities(response) == model_probabilities(client, pixels)
 
 
 def test_predict_mnist_transparency_composited_onto_white(client):
@@ -78,29 +71,29 @@ def test_predict_mnist_transparency_composited_onto_white(client):
     response = _post(client, ("ink.png", _save(ink, "PNG")))
     assert response.status_code == 200
     # On white paper the ink reads black-on-white; auto-invert brings back the white-on-black digit.
-    [got] = _served(response)
-    assert got == pytest.approx(_probabilities(client, pixels)[0], abs=1e-3)
+    [got] = served_probabilities(response)
+    assert got == pytest.approx(model_probabilities(client, pixels)[0], abs=1e-3)
 
 
 def test_predict_mnist_auto_inverts_dark_on_light(client):
     pixels = digit_pixels()
     response = _post(client, ("paper.png", encode_image(255 - pixels)))
     assert response.status_code == 200
-    assert _served(response) == _probabilities(client, pixels)
+    assert served_probabilities(response) == model_probabilities(client, pixels)
 
 
 def test_predict_mnist_invert_never_keeps_polarity(client):
     paper = 255 - digit_pixels()
     response = _post(client, ("paper.png", encode_image(paper)), invert="never")
     assert response.status_code == 200
-    assert _served(response) == _probabilities(client, paper)
+    assert served_probabilities(response) == model_probabilities(client, paper)
 
 
 def test_predict_mnist_invert_always_flips(client):
     pixels = digit_pixels()
     response = _post(client, ("d.png", encode_image(pixels)), invert="always")
     assert response.status_code == 200
-    assert _served(response) == _probabilities(client, 255 - pixels)
+    assert served_probabilities(response) == model_probabilities(client, 255 - pixels)
 
 
 def test_predict_mnist_invert_unknown_value(client):
@@ -124,11 +117,7 @@ def test_predict_mnist_gif_reads_first_frame(client):
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100)
     response = _post(client, ("anim.gif", buffer.getvalue()))
     assert response.status_code == 200
-    assert _served(response) == _probabilities(client, first)
-
-
-def _served(response) -> list[list[float]]:
-    return [p["probabilities"] for p in response.json()["predictions"]]
+    assert served_probabilities(response) == model_probabilities(client, first)
 
 
 def _save(image: Image.Image, fmt: str, **options) -> bytes:

@@ -2,17 +2,8 @@ import pytest
 import torch
 from conftest import digit_pixels
 
+from api.helpers import model_probabilities, served_probabilities
 from app.schemas.examples import SEVEN_PIXELS
-
-
-def _probabilities(client, pixels: torch.Tensor) -> list[list[float]]:
-    model = client.app.state.registry.get("mnist").model
-    with torch.inference_mode():
-        return model.predict_proba(pixels.reshape(-1, 28, 28)).tolist()
-
-
-def _served(response) -> list[list[float]]:
-    return [p["probabilities"] for p in response.json()["predictions"]]
 
 
 def test_predict_pixels_nested_rows(client):
@@ -20,7 +11,9 @@ def test_predict_pixels_nested_rows(client):
     assert response.status_code == 200
     body = response.json()
     assert body["model"] == {"name": "mnist", "version": "1.0.0", "architecture": "softmax_regression"}
-    assert _served(response) == _probabilities(client, torch.tensor(SEVEN_PIXELS, dtype=torch.uint8))
+    assert served_probabilities(response) == model_probabilities(
+        client, torch.tensor(SEVEN_PIXELS, dtype=torch.uint8)
+    )
 
 
 def test_predict_pixels_flat_equals_nested(client):
@@ -35,14 +28,14 @@ def test_predict_pixels_batch_keeps_order(client):
     images = torch.stack([digit_pixels(1), torch.tensor(SEVEN_PIXELS, dtype=torch.uint8), digit_pixels(2)])
     response = client.post("/predict/mnist/pixels", json={"instances": images.tolist()})
     assert response.status_code == 200
-    assert _served(response) == _probabilities(client, images)
+    assert served_probabilities(response) == model_probabilities(client, images)
 
 
 def test_predict_pixels_fractional_values(client):
     pixels = torch.full((28, 28), 127.5)
     response = client.post("/predict/mnist/pixels", json={"pixels": pixels.tolist()})
     assert response.status_code == 200
-    assert _served(response) == _probabilities(client, pixels)
+    assert served_probabilities(response) == model_probabilities(client, pixels)
 
 
 @pytest.mark.parametrize(
