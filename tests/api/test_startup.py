@@ -51,3 +51,8 @@ def test_image_decoders_load_at_import_not_on_first_upload():
     code = "import app.imaging; from PIL import Image; print(' '.join(sorted(Image.OPEN)))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert set(SUPPORTED_FORMATS) <= set(run.stdout.split())
+
+
+def test_create_app_tries_prediction_routes_first(app):
+    paths = [getattr(route, "path", None) for route in app.router.routes[:3]]
+    assert paths == ["/predict/logistic", "/predict/mnist", "/predict/mnist/pixels"]
