@@ -58,6 +58,21 @@ class UnsupportedMediaTypeError(ClientError):
     status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
 
+# A JSON body that never reached validation, worded one way whether FastAPI or app/api/json_body.py read it.
+def empty_json_body() -> MalformedRequestError:
+    return MalformedRequestError("request body is empty; send a JSON object")
+
+
+def invalid_json_body(reason: str) -> MalformedRequestError:
+    return MalformedRequestError(f"request body is not valid JSON: {reason}")
+
+
+def not_a_json_body(content_type: str | None) -> UnsupportedMediaTypeError:
+    return UnsupportedMediaTypeError(
+        f"expected a JSON body with content type application/json, got {content_type or 'none'}"
+    )
+
+
 def check_batch_size(count: int, limit: int) -> None:
     """Every API's batch limit (SERVE_MAX_BATCH_SIZE), refused with one message."""
     if count > limit:
@@ -105,19 +120,13 @@ def _unreadable_body(request: Request, exc: RequestValidationError, errors: list
     """A JSON body that never reached validation: not JSON, not sent as JSON, or not sent at all."""
     first = errors[0] if len(errors) == 1 else {}
     if first.get("type") == "json_invalid":
-        where = first["loc"][-1]
-        return MalformedRequestError(
-            f"request body is not valid JSON: {first['ctx']['error']} (at character {where})"
-        )
+        return invalid_json_body(f"{first['ctx']['error']} (at character {first['loc'][-1]})")
     if tuple(first.get("loc", ())) != ("body",):
         return None
     if first["type"] == "missing":
-        return MalformedRequestError("request body is empty; send a JSON object")
+        return empty_json_body()
     if isinstance(exc.body, bytes):  # FastAPI hands over raw bytes when the content type is not JSON
-        content_type = request.headers.get("content-type") or "none"
-        return UnsupportedMediaTypeError(
-            f"expected a JSON body with content type application/json, got {content_type}"
-        )
+        return not_a_json_body(request.headers.get("content-type"))
     return None
 
 

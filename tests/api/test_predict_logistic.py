@@ -122,7 +122,25 @@ def test_predict_logistic_body_not_json(client):
         "/predict/logistic", content=b'{"features": [1,', headers={"content-type": "application/json"}
     )
     assert response.status_code == 400
-    assert response.json() == {"detail": "request body is not valid JSON: Expecting value (at character 16)"}
+    assert response.json() == {
+        "detail": "request body is not valid JSON: EOF while parsing a value at line 1 column 16"
+    }
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "Application/JSON", "application/problem+json"]
+)
+def test_predict_logistic_json_media_type_variants_accepted(client, content_type):
+    response = client.post(
+        "/predict/logistic", content=b'{"features": [1, 2]}', headers={"content-type": content_type}
+    )
+    assert response.status_code == 200
+
+
+def test_predict_logistic_json_without_content_type(client):
+    response = client.post("/predict/logistic", content=b'{"features": [1, 2]}')
+    assert response.status_code == 415
+    assert response.json() == {"detail": "expected a JSON body with content type application/json, got none"}
 
 
 def test_predict_logistic_json_sent_as_text(client):
@@ -148,8 +166,8 @@ def test_predict_logistic_body_not_an_object(client):
         "detail": [
             {
                 "loc": ["body"],
-                "msg": "Input should be a valid dictionary or object to extract fields from",
-                "type": "model_attributes_type",
+                "msg": "Input should be an object",
+                "type": "model_type",
             }
         ]
     }

@@ -107,7 +107,7 @@ def test_predict_pixels_body_not_json(client):
         "/predict/mnist/pixels", content=b"pixels=1", headers={"content-type": "application/json"}
     )
     assert response.status_code == 400
-    assert response.json() == {"detail": "request body is not valid JSON: Expecting value (at character 0)"}
+    assert response.json() == {"detail": "request body is not valid JSON: expected value at line 1 column 1"}
 
 
 def test_predict_pixels_json_sent_as_form(client):

@@ -12,5 +12,5 @@ def test_predict_logistic_body_not_utf8_is_a_declared_400(client):
         "/predict/logistic", content=b"\xff\xfe{", headers={"content-type": "application/json"}
     )
     assert response.status_code == 400
-    assert response.json() == {"detail": "There was an error parsing the body"}
+    assert response.json() == {"detail": "request body is not valid JSON: expected value at line 1 column 1"}
     assert "400" in client.get("/openapi.json").json()["paths"]["/predict/logistic"]["post"]["responses"]

@@ -7,9 +7,10 @@ from functools import lru_cache
 from typing import Annotated
 
 import torch
-from fastapi import Body, FastAPI, Query, Request, params
+from fastapi import FastAPI, Query, Request, params
 
 from app.api.deps import serving_for
+from app.api.json_body import json_body_doc, read_json
 from app.api.responses import ModelResponse
 from app.batching import Runner
 from app.errors import InvalidContentError, check_batch_size
@@ -92,18 +93,8 @@ async def _digit_response(runner: Runner, checkpoint: Checkpoint, pixels: torch.
     return ModelResponse(response)
 
 
-async def predict_logistic_route(
-    body: Annotated[
-        LogisticRequest,
-        Body(
-            openapi_examples={
-                "one instance": {"value": LOGISTIC_SINGLE},
-                "a batch": {"value": LOGISTIC_BATCH},
-            }
-        ),
-    ],
-    request: Request,
-) -> ModelResponse:
+async def predict_logistic_route(request: Request) -> ModelResponse:
+    body = await read_json(request, LogisticRequest)
     serving = serving_for(request, "logistic")
     checkpoint = serving.checkpoint
     rows = body.batch()
@@ -150,18 +141,8 @@ async def predict_mnist_route(
     return await _digit_response(serving.runner, checkpoint, torch.stack(images))
 
 
-async def predict_mnist_pixels_route(
-    body: Annotated[
-        PixelsRequest,
-        Body(
-            openapi_examples={
-                "one image (28 rows of 28)": {"value": PIXELS_SINGLE},
-                "a batch (nested and flat)": {"value": PIXELS_BATCH},
-            }
-        ),
-    ],
-    request: Request,
-) -> ModelResponse:
+async def predict_mnist_pixels_route(request: Request) -> ModelResponse:
+    body = await read_json(request, PixelsRequest)
     serving = serving_for(request, "mnist")
     checkpoint = serving.checkpoint
     images = body.batch()
@@ -199,6 +180,9 @@ def add_routes(app: FastAPI, dependencies: Sequence[params.Depends]) -> None:
         summary="Classify 2-feature inputs with the logistic regression",
         response_model=LogisticResponse,
         responses=_ERRORS,
+        openapi_extra=json_body_doc(
+            LogisticRequest, {"one instance": LOGISTIC_SINGLE, "a batch": LOGISTIC_BATCH}
+        ),
     )
     app.add_api_route(
         "/predict/mnist",
@@ -226,4 +210,8 @@ def add_routes(app: FastAPI, dependencies: Sequence[params.Depends]) -> None:
         description="Pixels are 0..255, white digit on black, as 28 rows of 28 or 784 values row by row.",
         response_model=DigitResponse,
         responses=_ERRORS,
+        openapi_extra=json_body_doc(
+            PixelsRequest,
+            {"one image (28 rows of 28)": PIXELS_SINGLE, "a batch (nested and flat)": PIXELS_BATCH},
+        ),
     )

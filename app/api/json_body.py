@@ -1,0 +1,58 @@
+"""JSON request bodies that a route reads itself: pydantic-core parses and validates the bytes in one pass.
+
+Given a pydantic body parameter, FastAPI parses the content type with ``email.message``, turns the bytes
+into Python objects with ``json.loads``, then validates those objects. On /predict/logistic that was 8 %
+of a request's instructions in the app. ``read_json`` does the same job with one ``model_validate_json``
+and answers with the same errors: 400 for an empty or malformed body, 415 for another content type, and
+FastAPI's 422 list, located under ``body``. ``json_body_doc`` describes the body in OpenAPI, since FastAPI
+no longer sees it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
+
+from app.errors import MalformedRequestError, empty_json_body, invalid_json_body, not_a_json_body
+from app.observability.body_limit import BodyTooLargeError
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+async def read_json(request: Request, model: type[Model]) -> Model:
+    """The body as a validated ``model``; otherwise a ClientError or a RequestValidationError."""
+    try:
+        body = await request.body()
+    except (ClientDisconnect, BodyTooLargeError):  # over the limit, the middleware answers 413 instead
+        raise MalformedRequestError("the request body ended before it was complete") from None
+    if not body:
+        raise empty_json_body()
+    content_type = request.headers.get("content-type")
+    if not is_json_media_type(content_type):
+        raise not_a_json_body(content_type)
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+    if errors[0]["type"] == "json_invalid":
+        raise invalid_json_body(errors[0]["ctx"]["error"])
+    raise RequestValidationError([{**error, "loc": ("body", *error["loc"])} for error in errors])
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """application/json or application/...+json, whatever the parameters or case: what FastAPI accepts."""
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def json_body_doc(model: type[BaseModel], examples: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads a ``model`` body with ``read_json``; examples by name."""
+    named = {name: {"value": value} for name, value in examples.items()}
+    content = {"schema": model.model_json_schema(), "examples": named}
+    return {"requestBody": {"required": True, "content": {"application/json": content}}}
