@@ -19,7 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from benchmarks.fixtures import write_fixtures
-from benchmarks.processes import ROOT, free_port, running_server
+from benchmarks.processes import ROOT, free_port, running_server, server_argv
 
 GROUPS = (
     "torch",
@@ -85,18 +85,7 @@ def main() -> None:
     port = args.port or free_port()
     with tempfile.TemporaryDirectory(prefix="cold-start-") as tmp:
         env = {**os.environ, **write_fixtures(Path(tmp)).env}
-        python = sys.executable
-        servers = {
-            "ours (serve)": [python, "-m", "app.cli", "--port", str(port)],
-            "naive peer": [
-                python,
-                "-m",
-                "uvicorn",
-                "benchmarks.peers.naive_server:app",
-                "--port",
-                str(port),
-            ],
-        }
+        servers = {"ours (serve)": server_argv("ours", port), "naive peer": server_argv("naive", port)}
         print(f"time to ready, median of {args.runs}:")
         for name, argv in servers.items():
             runs = [time_to_ready(argv, port, env) for _ in range(args.runs)]

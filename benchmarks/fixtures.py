@@ -18,9 +18,26 @@ FEATURES_JSON = json.dumps({"features": [4.0, 3.0]}).encode()
 
 
 @dataclass(frozen=True)
+class Job:
+    """One request, sent over and over: a prediction of one model."""
+
+    name: str
+    path: str
+    body: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
 class Fixtures:
     env: dict[str, str]  # SERVE_*_CHECKPOINT for every server, peers included
     multipart: bytes  # one PNG digit as a multipart/form-data body, part named "file"
+
+    @property
+    def jobs(self) -> dict[str, Job]:
+        return {
+            "mnist": Job("mnist", "/predict/mnist", self.multipart, MULTIPART_CONTENT_TYPE),
+            "logistic": Job("logistic", "/predict/logistic", FEATURES_JSON, "application/json"),
+        }
 
 
 def digit_png() -> bytes:

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +15,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Each server compared, one uvicorn worker each, on the port that replaces "{port}".
+SERVER_COMMANDS = {
+    "ours": [sys.executable, "-m", "app.cli", "--port", "{port}"],  # serve, every production feature on
+    "naive": [sys.executable, "-m", "uvicorn", "benchmarks.peers.naive_server:app", "--port", "{port}"],
+    "litserve": [sys.executable, str(ROOT / "benchmarks/peers/litserve_server.py"), "--port", "{port}"],
+}
+
+
+def server_argv(name: str, port: int) -> list[str]:
+    return [part.format(port=port) for part in SERVER_COMMANDS[name]]
+
+
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 

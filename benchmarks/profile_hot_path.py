@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.fixtures import FEATURES_JSON, MULTIPART_CONTENT_TYPE, write_fixtures
+from benchmarks.fixtures import write_fixtures
 
 
 def _request(path: str, body: bytes, content_type: str) -> tuple[dict, list[dict]]:
@@ -66,10 +66,8 @@ async def _run(app_name: str, job: str, count: int, profile: bool) -> None:
             app = create_app()
         else:
             from benchmarks.peers.naive_server import app
-        if job == "mnist":
-            target = ("/predict/mnist", fixtures.multipart, MULTIPART_CONTENT_TYPE)
-        else:
-            target = ("/predict/logistic", FEATURES_JSON, "application/json")
+        request = fixtures.jobs[job]
+        target = (request.path, request.body, request.content_type)
         async with app.router.lifespan_context(app):
             await _drive(app, *target, 200)  # warm-up
             profiler = cProfile.Profile() if profile else None

@@ -1,6 +1,6 @@
 """Serving throughput and latency: this service beside its peers, one after another, in ONE run.
 
-    python -m benchmarks.serve [--duration 10] [--concurrency 16 64] [--rounds 2] [--skip litserve ...]
+    python -m benchmarks.serve [--duration 10] [--concurrency 16 64] [--rounds 3] [--skip litserve ...]
 
 Starts each server on loopback (one uvicorn worker each), loads it with wrk (benchmarks/loadgen.py) and
 prints req/s, p50/p90/p99 and the CPU cores the server's processes used, then the ratios the targets are
@@ -11,25 +11,30 @@ stated in. Servers, all on the same checkpoints and the same 28x28 PNG:
 * litserve        benchmarks/peers/litserve_server.py, default settings (skipped if litserve is absent);
 * ours+batching   ``serve`` with SERVE_BATCHING=true, at the highest concurrency only.
 
-The machine may be shared, so only ratios measured side by side in one run mean anything: the plan runs
---rounds times, interleaved, and the ratios use each server's best round. req/cpu-s (throughput per CPU
-second the server's processes used) is the least noisy figure when neighbours take CPU.
+The machine may be shared, so only ratios measured side by side in one run mean anything. Every server
+runs for the whole benchmark (idle, each takes under 1 % of a core), and each cell (job, concurrency) is
+measured on one server after another, right away: the two sides of a ratio are seconds apart, so a busy
+neighbour tends to slow both. The plan runs --rounds times; each ratio is the median over the rounds,
+printed with its range. req/cpu-s (throughput per CPU second the server's processes used) is the least
+noisy figure when neighbours take CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
+import statistics
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.fixtures import FEATURES_JSON, MULTIPART_CONTENT_TYPE, write_fixtures
+from benchmarks.fixtures import Job, write_fixtures
 from benchmarks.loadgen import LoadResult, require_wrk, run_load
-from benchmarks.processes import ROOT, cpu_seconds, free_port, running_server
+from benchmarks.processes import cpu_seconds, free_port, running_server, server_argv
 
 RATIOS = (  # numerator, denominator, job, what the ratio is held to
     ("ours", "naive", "mnist", "target >= 0.90"),
@@ -41,17 +46,10 @@ RATIOS = (  # numerator, denominator, job, what the ratio is held to
 
 
 @dataclass(frozen=True)
-class Job:
-    name: str
-    path: str
-    body: bytes
-    content_type: str
-
-
-@dataclass(frozen=True)
 class Result:
     server: str
     job: str
+    round: int
     load: LoadResult
     cores: float
 
@@ -61,46 +59,53 @@ class Result:
         return self.load.rps / self.cores if self.cores else 0.0
 
 
-def measure(server: str, pid: int, port: int, job: Job, concurrency: int, seconds: int) -> Result:
+def measure(
+    server: str, pid: int, port: int, job: Job, concurrency: int, seconds: int, round_: int
+) -> Result:
     url = f"http://127.0.0.1:{port}{job.path}"
     run_load(url, job.body, job.content_type, connections=concurrency, duration_s=min(2, seconds))  # warm-up
     cpu_before, started = cpu_seconds(pid), time.perf_counter()
     load = run_load(url, job.body, job.content_type, connections=concurrency, duration_s=seconds)
     cores = (cpu_seconds(pid) - cpu_before) / (time.perf_counter() - started)
-    return Result(server, job.name, load, cores)
+    return Result(server, job.name, round_, load, cores)
 
 
 def print_table(results: list[Result]) -> None:
     print(
-        f"\n{'server':<15}{'job':<10}{'conc':>5}{'req/s':>8}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}"
-        f"{'cores':>7}{'req/cpu-s':>10}{'errors':>7}"
+        f"\n{'round':<6}{'server':<15}{'job':<10}{'conc':>5}{'req/s':>8}"
+        f"{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}{'cores':>7}{'req/cpu-s':>10}{'errors':>7}"
     )
     for r in results:
         load = r.load
         print(
-            f"{r.server:<15}{r.job:<10}{load.connections:>5}{load.rps:>8.0f}{load.p50_ms:>8.1f}"
-            f"{load.p90_ms:>8.1f}{load.p99_ms:>8.1f}{r.cores:>7.2f}{r.per_core:>10.0f}{load.errors:>7}"
+            f"{r.round + 1:<6}{r.server:<15}{r.job:<10}{load.connections:>5}{load.rps:>8.0f}"
+            f"{load.p50_ms:>8.1f}{load.p90_ms:>8.1f}{load.p99_ms:>8.1f}{r.cores:>7.2f}{r.per_core:>10.0f}"
+            f"{load.errors:>7}"
         )
 
 
 def print_ratios(results: list[Result]) -> None:
-    best: dict[tuple, Result] = {}
-    for r in results:  # best of the rounds: on a shared machine the slow runs measure the neighbours
-        key = (r.server, r.job, r.load.connections)
-        if key not in best or r.load.rps > best[key].load.rps:
-            best[key] = r
+    """Each target's ratio, round by round (both sides measured seconds apart), and its median."""
+    cells = {(r.server, r.job, r.load.connections, r.round): r for r in results}
     print()
-    concurrencies = sorted({concurrency for _, _, concurrency in best})
     for numerator, denominator, job, target in RATIOS:
-        for concurrency in concurrencies:
-            top, bottom = best.get((numerator, job, concurrency)), best.get((denominator, job, concurrency))
-            if top is None or bottom is None:
+        for concurrency in sorted({r.load.connections for r in results}):
+            pairs = [
+                (cells[numerator, job, concurrency, round_], cells[denominator, job, concurrency, round_])
+                for round_ in sorted({r.round for r in results})
+                if (numerator, job, concurrency, round_) in cells
+                and (denominator, job, concurrency, round_) in cells
+            ]
+            if not pairs:
                 continue
+            throughput = sorted(top.load.rps / bottom.load.rps for top, bottom in pairs)
+            p50 = statistics.median(top.load.p50_ms / bottom.load.p50_ms for top, bottom in pairs)
+            per_core = statistics.median(top.per_core / bottom.per_core for top, bottom in pairs)
             print(
                 f"{numerator} / {denominator} {job} @{concurrency}: "
-                f"throughput {top.load.rps / bottom.load.rps:.2f}x, "
-                f"p50 {top.load.p50_ms / bottom.load.p50_ms:.2f}x, "
-                f"req/cpu-s {top.per_core / bottom.per_core:.2f}x ({target})"
+                f"throughput {statistics.median(throughput):.2f}x "
+                f"(rounds {', '.join(f'{ratio:.2f}' for ratio in throughput)}), "
+                f"p50 {p50:.2f}x, req/cpu-s {per_core:.2f}x ({target})"
             )
 
 
@@ -108,46 +113,51 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (default: 10)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
-    parser.add_argument("--rounds", type=int, default=2, help="the whole plan, interleaved; best is kept")
+    parser.add_argument("--rounds", type=int, default=3, help="the whole plan, repeated (default: 3)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["naive", "litserve", "batching"])
     args = parser.parse_args()
     require_wrk()
 
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
         fixtures = write_fixtures(Path(tmp))
-        mnist = Job("mnist", "/predict/mnist", fixtures.multipart, MULTIPART_CONTENT_TYPE)
-        logistic = Job("logistic", "/predict/logistic", FEATURES_JSON, "application/json")
+        mnist, logistic = fixtures.jobs["mnist"], fixtures.jobs["logistic"]
         env = {**os.environ, **fixtures.env, "SERVE_DEVICE": "cpu"}
-        python = sys.executable
-        ours = [python, "-m", "app.cli", "--port", "{port}"]
-        naive = [python, "-m", "uvicorn", "benchmarks.peers.naive_server:app", "--port", "{port}"]
-        litserve = [python, str(ROOT / "benchmarks/peers/litserve_server.py"), "--port", "{port}"]
-        # (server, command, extra environment, jobs, concurrencies)
-        plan = [("ours", ours, {}, [mnist, logistic], args.concurrency)]
+        # name -> (server, extra environment, jobs, concurrencies)
+        plan = {"ours": ("ours", {}, [mnist, logistic], args.concurrency)}
         if "naive" not in args.skip:
-            plan.append(("naive", naive, {}, [mnist, logistic], args.concurrency))
+            plan["naive"] = ("naive", {}, [mnist, logistic], args.concurrency)
         if "litserve" not in args.skip:
             if importlib.util.find_spec("litserve") is None:
                 print("litserve is not installed (pip install '.[bench]'): no LitServe peer", file=sys.stderr)
             else:
-                plan.append(("litserve", litserve, {}, [mnist], args.concurrency))
+                plan["litserve"] = ("litserve", {}, [mnist], args.concurrency)
         if "batching" not in args.skip:
             batching_env = {"SERVE_BATCHING": "true"}
-            plan.append(("ours+batching", ours, batching_env, [mnist, logistic], [max(args.concurrency)]))
+            plan["ours+batching"] = ("ours", batching_env, [mnist, logistic], [max(args.concurrency)])
 
         results = []
-        for name, command, extra_env, jobs, concurrencies in plan * args.rounds:
-            port = free_port()
-            argv = [part.format(port=port) for part in command]
-            with running_server(argv, port, env={**env, **extra_env}) as pid:
-                for job in jobs:
-                    for concurrency in concurrencies:
-                        result = measure(name, pid, port, job, concurrency, args.duration)
-                        print(
-                            f"  {name} {job.name} @{concurrency}: {result.load.rps:.0f} req/s",
-                            file=sys.stderr,
-                        )
-                        results.append(result)
+        with contextlib.ExitStack() as servers:
+            running = {}  # name -> (pid, port)
+            for name, (server, extra_env, _, _) in plan.items():
+                port = free_port()
+                argv, server_env = server_argv(server, port), {**env, **extra_env}
+                running[name] = servers.enter_context(running_server(argv, port, env=server_env)), port
+            for round_ in range(args.rounds):
+                for job in (mnist, logistic):
+                    for concurrency in args.concurrency:
+                        # Every other round in reverse, so no server always goes first (or last).
+                        for name in list(plan)[:: 1 if round_ % 2 == 0 else -1]:
+                            _, _, jobs, concurrencies = plan[name]
+                            if job not in jobs or concurrency not in concurrencies:
+                                continue
+                            pid, port = running[name]
+                            result = measure(name, pid, port, job, concurrency, args.duration, round_)
+                            print(
+                                f"  round {round_ + 1}: {name} {job.name} @{concurrency}: "
+                                f"{result.load.rps:.0f} req/s",
+                                file=sys.stderr,
+                            )
+                            results.append(result)
         print_table(results)
         print_ratios(results)
 

@@ -32,7 +32,7 @@ async def read_json(request: Request, model: type[Model]) -> Model:
     if not body:
         raise empty_json_body()
     content_type = request.headers.get("content-type")
-    if not is_json_media_type(content_type):
+    if not _is_json_media_type(content_type):
         raise not_a_json_body(content_type)
     try:
         return model.model_validate_json(body)
@@ -43,7 +43,7 @@ async def read_json(request: Request, model: type[Model]) -> Model:
     raise RequestValidationError([{**error, "loc": ("body", *error["loc"])} for error in errors])
 
 
-def is_json_media_type(content_type: str | None) -> bool:
+def _is_json_media_type(content_type: str | None) -> bool:
     """application/json or application/...+json, whatever the parameters or case: what FastAPI accepts."""
     media_type = (content_type or "").partition(";")[0].strip().lower()
     return media_type == "application/json" or (
