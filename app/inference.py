@@ -6,14 +6,14 @@ import time
 
 import torch
 
-from app.observability.metrics import INFERENCE_SECONDS, PREDICTIONS
+from app.observability.metrics import INFERENCE_SECONDS, PREDICTION_COUNTS
 from models import Checkpoint
 
-# Label children resolved once: a request then pays one observe and one inc per prediction.
+# Label children and label values made once: a request then pays one observe, and a count per prediction.
 _LOGISTIC_SECONDS = INFERENCE_SECONDS.labels("logistic")
 _DIGIT_SECONDS = INFERENCE_SECONDS.labels("mnist")
-_LOGISTIC_LABELS = [PREDICTIONS.labels("logistic", str(label)) for label in (0, 1)]
-_DIGITS = [PREDICTIONS.labels("mnist", str(digit)) for digit in range(10)]
+_LOGISTIC_LABELS = [("logistic", str(label)) for label in (0, 1)]
+_DIGITS = [("mnist", str(digit)) for digit in range(10)]
 
 
 def predict_logistic(
@@ -46,6 +46,7 @@ def predict_digits(checkpoint: Checkpoint, pixels: torch.Tensor) -> tuple[list[i
     return digits, probabilities.tolist()
 
 
-def _count(counters: list, classes: list[int]) -> None:
+def _count(series: list[tuple[str, str]], classes: list[int]) -> None:
+    counts = PREDICTION_COUNTS.counts
     for cls in classes:
-        counters[cls].inc()
+        counts[series[cls]] += 1

@@ -17,7 +17,7 @@ from app.batching import Runner, make_runner, running
 from app.errors import install_error_handlers
 from app.inference import predict_digits, predict_logistic
 from app.observability.body_limit import BodyLimitMiddleware
-from app.observability.metrics import mark_worker_exited
+from app.observability.metrics import worker_metrics
 from app.observability.middleware import ObservabilityMiddleware
 from app.registry import ModelRegistry, ModelSpec
 from app.security import RequireApiKey
@@ -77,9 +77,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     device = resolve_device(settings.device)  # cuda without a GPU stops start-up here, with the reason
     app.state.registry.load_all(device)
-    async with running(app.state.runners):
+    async with running(app.state.runners), worker_metrics():
         yield
-    mark_worker_exited()
 
 
 def _match_predictions_first(routes: list[BaseRoute]) -> None:

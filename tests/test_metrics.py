@@ -1,12 +1,18 @@
 from api.helpers import upload
 from conftest import make_softmax
-from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 
 import models
 
 
-def sample(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
+def scrape(client) -> dict[tuple[str, frozenset], float]:
+    """Every sample that GET /metrics shows, by name and labels."""
+    families = text_string_to_metric_families(client.get("/metrics").text)
+    return {(s.name, frozenset(s.labels.items())): s.value for family in families for s in family.samples}
+
+
+def sample(client, name: str, **labels: str) -> float:
+    return scrape(client).get((name, frozenset(labels.items())), 0.0)
 
 
 def test_metrics_serves_prometheus_text(client):
@@ -18,58 +24,59 @@ def test_metrics_serves_prometheus_text(client):
 
 def test_request_count_labels_the_route_template(client):
     labels = {"method": "GET", "route": "/models/{name}", "status": "200"}
-    before = sample("http_requests_total", **labels)
+    before = sample(client, "http_requests_total", **labels)
     client.get("/models/mnist")
-    assert sample("http_requests_total", **labels) == before + 1
+    assert sample(client, "http_requests_total", **labels) == before + 1
 
 
 def test_request_count_labels_unknown_paths_as_one_route(client):
     labels = {"method": "GET", "route": "unmatched", "status": "404"}
-    before = sample("http_requests_total", **labels)
+    before = sample(client, "http_requests_total", **labels)
     client.get("/no/such/path/12345")
-    assert sample("http_requests_total", **labels) == before + 1
+    assert sample(client, "http_requests_total", **labels) == before + 1
 
 
 def test_request_latency_observed_per_route(client):
     labels = {"method": "GET", "route": "/health/live", "status": "200"}
-    before = sample("http_request_duration_seconds_count", **labels)
+    before = sample(client, "http_request_duration_seconds_count", **labels)
     client.get("/health/live")
-    assert sample("http_request_duration_seconds_count", **labels) == before + 1
+    assert sample(client, "http_request_duration_seconds_count", **labels) == before + 1
 
 
-def test_in_flight_returns_to_zero_after_requests(client):
-    client.get("/health/live")
-    assert sample("http_requests_in_flight") == 0
+def test_in_flight_counts_only_the_scrape_after_other_requests(client):
+    for _ in range(3):
+        client.get("/health/live")
+    assert sample(client, "http_requests_in_flight") == 1  # the scrape itself: counted, the others done
 
 
 def test_inference_latency_observed_per_model(client):
-    before = sample("model_inference_duration_seconds_count", model="logistic")
+    before = sample(client, "model_inference_duration_seconds_count", model="logistic")
     client.post("/predict/logistic", json={"features": [4.0, 3.0]})
-    assert sample("model_inference_duration_seconds_count", model="logistic") == before + 1
+    assert sample(client, "model_inference_duration_seconds_count", model="logistic") == before + 1
 
 
 def test_predictions_counted_per_class(client):
-    before = [sample("model_predictions_total", model="logistic", label=y) for y in ("0", "1")]
+    before = [sample(client, "model_predictions_total", model="logistic", label=y) for y in ("0", "1")]
     response = client.post("/predict/logistic", json={"instances": [[4.0, 3.0], [0.0, 0.0], [5.0, 3.0]]})
     assert response.status_code == 200
-    after = [sample("model_predictions_total", model="logistic", label=y) for y in ("0", "1")]
+    after = [sample(client, "model_predictions_total", model="logistic", label=y) for y in ("0", "1")]
     assert after == [before[0] + 1, before[1] + 2]
 
 
 def test_digit_predictions_counted_per_digit(client, png_digit):
-    before = {d: sample("model_predictions_total", model="mnist", label=str(d)) for d in range(10)}
+    before = {d: sample(client, "model_predictions_total", model="mnist", label=str(d)) for d in range(10)}
     response = client.post("/predict/mnist", files=upload(("d.png", png_digit())))
     assert response.status_code == 200
     digit = response.json()["predictions"][0]["digit"]
-    after = {d: sample("model_predictions_total", model="mnist", label=str(d)) for d in range(10)}
+    after = {d: sample(client, "model_predictions_total", model="mnist", label=str(d)) for d in range(10)}
     assert after == {**before, digit: before[digit] + 1}
 
 
 def test_model_info_follows_a_swap(client, app, tmp_path):
     registry = app.state.registry
-    assert sample("model_info", model="mnist", version="1.0.0", device="cpu") == 1
+    assert sample(client, "model_info", model="mnist", version="1.0.0", device="cpu") == 1
     path = models.save(make_softmax(seed=1), tmp_path / "mnist-2.pt", version="2.0.0")
     registry.swap("mnist", registry.load_checkpoint("mnist", path), load_seconds=0.25)
-    assert sample("model_info", model="mnist", version="2.0.0", device="cpu") == 1
-    assert sample("model_info", model="mnist", version="1.0.0", device="cpu") == 0
-    assert sample("model_load_duration_seconds", model="mnist") == 0.25
+    assert sample(client, "model_info", model="mnist", version="2.0.0", device="cpu") == 1
+    assert sample(client, "model_info", model="mnist", version="1.0.0", device="cpu") == 0
+    assert sample(client, "model_load_duration_seconds", model="mnist") == 0.25

@@ -4,11 +4,19 @@ With several uvicorn workers, each is its own process: prometheus-client's multi
 ``PROMETHEUS_MULTIPROC_DIR``, which ``serve`` sets for workers > 1) keeps values in files there, and
 /metrics adds up every worker's. Gauges say how: ``livesum`` adds live workers, ``livemax`` takes the
 largest. Info metrics do not work in that mode, so model info is a gauge with labels, valued 1.
+
+Counts made on every request (requests, predictions, requests in flight) are tallied in plain ints and
+published to prometheus-client before each scrape (and every second with several workers); histograms
+are observed directly, since prometheus-client has no way to add observations in bulk.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+from collections import defaultdict
+from collections.abc import AsyncIterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -61,6 +69,54 @@ MODEL_INFO = Gauge(
 )
 
 
+class CounterTally:
+    """A labelled Counter's increments, kept as plain ints where they happen and added to it in bulk.
+
+    A prometheus-client increment is four Python calls and a lock; a request made four of them, about 3 %
+    of a small prediction's instructions. Adding one to a dict entry costs next to nothing. ``publish()``
+    moves what has been counted into the Counter: see publish_tallies() for when.
+    """
+
+    def __init__(self, counter: Counter) -> None:
+        self.counter = counter
+        self.counts: defaultdict[tuple[str, ...], int] = defaultdict(int)  # label values -> count so far
+        self._published: dict[tuple[str, ...], int] = {}
+
+    def publish(self) -> None:
+        for labels, count in list(self.counts.items()):
+            if added := count - self._published.get(labels, 0):
+                self.counter.labels(*labels).inc(added)
+                self._published[labels] = count
+
+
+class GaugeTally:
+    """An unlabelled Gauge's value, kept as a plain int and set on the Gauge by ``publish()``."""
+
+    def __init__(self, gauge: Gauge) -> None:
+        self.gauge = gauge
+        self.value = 0
+
+    def publish(self) -> None:
+        self.gauge.set(self.value)
+
+
+REQUESTS_IN_FLIGHT = GaugeTally(HTTP_IN_FLIGHT)
+REQUEST_COUNTS = CounterTally(HTTP_REQUESTS)  # by (method, route, status)
+PREDICTION_COUNTS = CounterTally(PREDICTIONS)  # by (model, label)
+
+
+def publish_tallies() -> None:
+    """Hand the tallies to prometheus-client: before each scrape, and see worker_metrics()."""
+    for tally in (REQUESTS_IN_FLIGHT, REQUEST_COUNTS, PREDICTION_COUNTS):
+        tally.publish()
+
+
+async def _publish_tallies_every(seconds: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        publish_tallies()
+
+
 def record_model_loaded(
     name: str, checkpoint: Checkpoint, previous: Checkpoint | None, load_seconds: float | None
 ) -> None:
@@ -79,6 +135,7 @@ def multiprocess_dir() -> str | None:
 
 def render() -> tuple[bytes, str]:
     """The exposition text of every metric (summed over workers in multiprocess mode), and its type."""
+    publish_tallies()
     if multiprocess_dir():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
@@ -86,7 +143,21 @@ def render() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-def mark_worker_exited() -> None:
-    """Drop this worker's live gauges (in-flight, model info) from the totals when it shuts down."""
-    if multiprocess_dir():
+@contextlib.asynccontextmanager
+async def worker_metrics(publish_every_s: float = 1.0) -> AsyncIterator[None]:
+    """This worker's share of the metrics while the app runs.
+
+    In multiprocess mode a scrape may reach another worker, so the tallies are published every
+    ``publish_every_s`` seconds, and once more at the end, before this worker's live gauges (in-flight,
+    model info) are dropped from the totals. One worker publishes when it is scraped, which is enough.
+    """
+    if not multiprocess_dir():
+        yield
+        return
+    publisher = asyncio.create_task(_publish_tallies_every(publish_every_s))
+    try:
+        yield
+    finally:
+        publisher.cancel()
+        publish_tallies()  # its last counts outlive it
         multiprocess.mark_process_dead(os.getpid())

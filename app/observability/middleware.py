@@ -2,7 +2,8 @@
 
 Pure ASGI rather than BaseHTTPMiddleware, which runs the app in a separate task and costs a large share
 of a fast endpoint's throughput. Per request this does a header scan, two clock reads, a dict look-up
-for the label children, and one log call.
+for the label values, three plain-int counts (see CounterTally), one histogram observation and one log
+call.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.observability.logs import request_id_var
-from app.observability.metrics import HTTP_IN_FLIGHT, HTTP_REQUEST_SECONDS, HTTP_REQUESTS
+from app.observability.metrics import HTTP_REQUEST_SECONDS, REQUEST_COUNTS, REQUESTS_IN_FLIGHT
 
 access_log = logging.getLogger("app.access")
 
@@ -47,7 +48,7 @@ class ObservabilityMiddleware:
         self.app = app
         self.log_requests = access_log
         self.debug = debug
-        self._children: dict[tuple[str, str, int], tuple] = {}  # bounded: methods x routes x statuses
+        self._series: dict[tuple[str, str, int], tuple] = {}  # bounded: methods x routes x statuses
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,31 +67,29 @@ class ObservabilityMiddleware:
                 message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
             await send(message)
 
-        HTTP_IN_FLIGHT.inc()
+        REQUESTS_IN_FLIGHT.value += 1
         try:
             await self.app(scope, receive, send_with_request_id)
         finally:
-            HTTP_IN_FLIGHT.dec()
+            REQUESTS_IN_FLIGHT.value -= 1
             elapsed = time.perf_counter() - started
             method = scope["method"] if scope["method"] in _KNOWN_METHODS else "OTHER"
             route = route_template(scope)
-            count, latency = self._metrics_for(method, route, status)
-            count.inc()
+            labels, latency = self._series_for(method, route, status)
+            REQUEST_COUNTS.counts[labels] += 1
             latency.observe(elapsed)
             if self.log_requests:
                 self._log(scope, request_id_text, method, route, status, elapsed)
             request_id_var.reset(token)
 
-    def _metrics_for(self, method: str, route: str, status: int) -> tuple:
+    def _series_for(self, method: str, route: str, status: int) -> tuple:
+        """The label values and the latency histogram's child for one kind of request, made once."""
         key = (method, route, status)
-        children = self._children.get(key)
-        if children is None:
+        series = self._series.get(key)
+        if series is None:
             labels = (method, route, str(status))
-            children = self._children[key] = (
-                HTTP_REQUESTS.labels(*labels),
-                HTTP_REQUEST_SECONDS.labels(*labels),
-            )
-        return children
+            series = self._series[key] = labels, HTTP_REQUEST_SECONDS.labels(*labels)
+        return series
 
     def _log(
         self, scope: Scope, request_id: str, method: str, route: str, status: int, elapsed: float
