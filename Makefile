@@ -55,9 +55,11 @@ bench-serve: install
 	$(BIN)/python -m benchmarks.serve
 	$(BIN)/python -m benchmarks.cold_start
 
-# Instructions per request in the app, ours and the naive peer (needs valgrind; about 8 minutes).
+# Instructions per request in the whole server, then in the app alone, ours and the naive peer (needs
+# valgrind; about 10 minutes).
 bench-instructions: install
-	$(BIN)/python -m benchmarks.instructions
+	$(BIN)/python -m benchmarks.instructions --scope server
+	$(BIN)/python -m benchmarks.instructions --scope app
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

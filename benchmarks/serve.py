@@ -13,10 +13,10 @@ stated in. Servers, all on the same checkpoints and the same 28x28 PNG:
 
 The machine may be shared, so only ratios measured side by side in one run mean anything. Every server
 runs for the whole benchmark (idle, each takes under 1 % of a core), and each cell (job, concurrency) is
-measured on one server after another, right away: the two sides of a ratio are seconds apart, so a busy
-neighbour tends to slow both. The plan runs --rounds times; each ratio is the median over the rounds,
-printed with its range. req/cpu-s (throughput per CPU second the server's processes used) is the least
-noisy figure when neighbours take CPU.
+measured on one server after another, in reverse order every other round: the two sides of a ratio are
+seconds apart, so a busy neighbour tends to slow both. The plan runs --rounds times; each ratio is the
+median over the rounds, printed with every round's value. req/cpu-s (throughput per CPU second the
+server's processes used) is the least noisy figure when neighbours take CPU.
 """
 
 from __future__ import annotations
