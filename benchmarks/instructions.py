@@ -93,9 +93,9 @@ def _send(port: int, job: Job, count: int) -> None:
 
 
 def per_request(scope: str, app: str, job: str) -> float:
-    count = app_instructions if scope == "app" else server_instructions
+    instructions = app_instructions if scope == "app" else server_instructions
     with ThreadPoolExecutor(len(_COUNTS)) as pool:  # the two runs side by side: a minute, not two
-        few, many = pool.map(lambda requests: count(app, job, requests), _COUNTS)
+        few, many = pool.map(lambda requests: instructions(app, job, requests), _COUNTS)
     return (many - few) / (_COUNTS[1] - _COUNTS[0])
 
 

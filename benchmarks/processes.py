@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+_TICKS = os.sysconf("SC_CLK_TCK")
 # Each server compared, one uvicorn worker each, on the port that replaces "{port}".
 SERVER_COMMANDS = {
     "ours": [sys.executable, "-m", "app.cli", "--port", "{port}"],  # serve, every production feature on
@@ -25,9 +26,6 @@ SERVER_COMMANDS = {
 
 def server_argv(name: str, port: int) -> list[str]:
     return [part.format(port=port) for part in SERVER_COMMANDS[name]]
-
-
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _parents() -> dict[int, int]:

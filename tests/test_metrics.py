@@ -1,18 +1,8 @@
+from api.helpers import metric_sample as sample
 from api.helpers import upload
 from conftest import make_softmax
-from prometheus_client.parser import text_string_to_metric_families
 
 import models
-
-
-def scrape(client) -> dict[tuple[str, frozenset], float]:
-    """Every sample that GET /metrics shows, by name and labels."""
-    families = text_string_to_metric_families(client.get("/metrics").text)
-    return {(s.name, frozenset(s.labels.items())): s.value for family in families for s in family.samples}
-
-
-def sample(client, name: str, **labels: str) -> float:
-    return scrape(client).get((name, frozenset(labels.items())), 0.0)
 
 
 def test_metrics_serves_prometheus_text(client):

@@ -3,8 +3,8 @@
 import time
 
 import httpx
+from api.helpers import metric_sample
 from live_server import serve_process
-from prometheus_client.parser import text_string_to_metric_families
 
 REQUESTS = 24
 
@@ -22,17 +22,8 @@ def test_metrics_scrape_sums_every_workers_counts(logistic_checkpoint, mnist_che
             response = httpx.post(f"{url}/predict/logistic", json={"features": [4.0, 3.0]})
             assert response.status_code == 200
         time.sleep(1.5)  # a worker publishes its counts every second
-        families = text_string_to_metric_families(httpx.get(f"{url}/metrics").text)
-    samples = [s for family in families for s in family.samples]
-    [predictions] = [
-        s
-        for s in samples
-        if s.name == "model_predictions_total" and s.labels == {"model": "logistic", "label": "1"}
-    ]
-    [requests] = [
-        s
-        for s in samples
-        if s.name == "http_requests_total"
-        and s.labels == {"method": "POST", "route": "/predict/logistic", "status": "200"}
-    ]
-    assert (predictions.value, requests.value) == (REQUESTS, REQUESTS)
+        with httpx.Client(base_url=url) as client:
+            predictions = metric_sample(client, "model_predictions_total", model="logistic", label="1")
+            labels = {"method": "POST", "route": "/predict/logistic", "status": "200"}
+            requests = metric_sample(client, "http_requests_total", **labels)
+    assert (predictions, requests) == (REQUESTS, REQUESTS)

@@ -6,6 +6,7 @@ import struct
 import zlib
 
 import torch
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def png_declaring(width: int, height: int) -> bytes:
@@ -38,3 +39,12 @@ def model_probabilities(client, pixels: torch.Tensor) -> list[list[float]]:
 def served_probabilities(response) -> list[list[float]]:
     """The probabilities a /predict/mnist* answer holds, one list per image."""
     return [p["probabilities"] for p in response.json()["predictions"]]
+
+
+def metric_sample(client, name: str, **labels: str) -> float:
+    """One sample's value as GET /metrics shows it (0 when absent); ``client`` is any httpx-style client."""
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return 0.0
