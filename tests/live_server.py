@@ -7,6 +7,7 @@ runs the ``serve`` command as a process of its own (signals, memory, the command
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,8 @@ def serve_process(
 ) -> Iterator[tuple[subprocess.Popen, int]]:
     """``python -m app.cli`` on a free port with ``env`` added to ours, output to ``log``.
 
-    Yields (process, port) once /health/ready answers 200; kills the process at the end if it still runs.
+    Yields (process, port) once /health/ready answers 200. At the end, whatever still runs of it, uvicorn's
+    worker processes included (its own session), gets SIGTERM, then SIGKILL after 15 s.
     """
     port = free_port()
     with log.open("wb") as out:
@@ -80,6 +82,7 @@ def serve_process(
             env={**os.environ, "SERVE_DEVICE": "cpu", **env},
             stdout=out,
             stderr=out,
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + start_timeout
@@ -93,9 +96,19 @@ def serve_process(
             time.sleep(0.1)
         yield process, port
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _stop_session(process)
+
+
+def _stop_session(process: subprocess.Popen) -> None:
+    """SIGTERM to the server's whole session, SIGKILL if it is not gone in 15 s: no worker outlives a test."""
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _ready(port: int) -> bool:
