@@ -79,14 +79,13 @@ class CounterTally:
 
     def __init__(self, counter: Counter) -> None:
         self.counter = counter
-        self.counts: defaultdict[tuple[str, ...], int] = defaultdict(int)  # label values -> count so far
-        self._published: dict[tuple[str, ...], int] = {}
+        self.counts: defaultdict[tuple[str, ...], int] = defaultdict(int)  # label values -> not yet published
 
     def publish(self) -> None:
-        for labels, count in list(self.counts.items()):
-            if added := count - self._published.get(labels, 0):
-                self.counter.labels(*labels).inc(added)
-                self._published[labels] = count
+        # Both this and the counting run on the event loop, so nothing is counted during the swap.
+        counts, self.counts = self.counts, defaultdict(int)
+        for labels, count in counts.items():
+            self.counter.labels(*labels).inc(count)
 
 
 class GaugeTally:

@@ -167,11 +167,15 @@ def _pixel_tensor(index: int, image: list, side: int) -> torch.Tensor:
 
 
 def add_routes(app: FastAPI, dependencies: Sequence[params.Depends]) -> None:
-    """The /predict routes, each behind ``dependencies``, as the app's own routes.
+    """The /predict routes, each behind ``dependencies``, as the app's own routes, tried before all others.
 
-    Not an included APIRouter: FastAPI matches an included router's routes in a second pass on every
-    request, which costs a small prediction 7 % more instructions in the app.
+    Starlette tries routes in order, and every miss costs a path match. Not an included APIRouter: FastAPI
+    matches an included router's routes in a second pass, which cost a small prediction 7 % more
+    instructions in the app. First: the docs routes FastAPI adds when the app is built would otherwise be
+    tried before every prediction, another 6 %.
     """
+    routes = app.router.routes
+    existing = len(routes)
     common = {"methods": ["POST"], "tags": ["predict"], "dependencies": dependencies}
     app.add_api_route(
         "/predict/logistic",
@@ -215,3 +219,4 @@ def add_routes(app: FastAPI, dependencies: Sequence[params.Depends]) -> None:
             {"one image (28 rows of 28)": PIXELS_SINGLE, "a batch (nested and flat)": PIXELS_BATCH},
         ),
     )
+    routes[:] = routes[existing:] + routes[:existing]
