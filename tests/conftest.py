@@ -60,6 +60,15 @@ def mnist_checkpoint(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def serve_env(logistic_checkpoint: Path, mnist_checkpoint: Path) -> dict[str, str]:
+    """The environment of a ``serve`` process (tests/live_server.py) serving the tiny checkpoints."""
+    return {
+        "SERVE_LOGISTIC_CHECKPOINT": str(logistic_checkpoint),
+        "SERVE_MNIST_CHECKPOINT": str(mnist_checkpoint),
+    }
+
+
+@pytest.fixture
 def settings(logistic_checkpoint: Path, mnist_checkpoint: Path) -> Settings:
     return Settings(logistic_checkpoint=logistic_checkpoint, mnist_checkpoint=mnist_checkpoint, device="cpu")
 

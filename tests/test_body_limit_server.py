@@ -23,13 +23,8 @@ def peak_rss_bytes(pid: int) -> int:
 
 
 @pytest.fixture
-def server(logistic_checkpoint, mnist_checkpoint, tmp_path) -> Iterator[tuple[subprocess.Popen, int]]:
-    env = {
-        "SERVE_LOGISTIC_CHECKPOINT": str(logistic_checkpoint),
-        "SERVE_MNIST_CHECKPOINT": str(mnist_checkpoint),
-        "SERVE_MAX_REQUEST_BYTES": str(LIMIT),
-        "SERVE_ACCESS_LOG": "false",
-    }
+def server(serve_env, tmp_path) -> Iterator[tuple[subprocess.Popen, int]]:
+    env = {**serve_env, "SERVE_MAX_REQUEST_BYTES": str(LIMIT), "SERVE_ACCESS_LOG": "false"}
     with serve_process(env, tmp_path / "serve.log") as (process, port):
         yield process, port
 

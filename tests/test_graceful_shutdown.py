@@ -24,13 +24,9 @@ BOUNDARY = "graceful-shutdown-test"
 
 
 @pytest.fixture
-def server(logistic_checkpoint: Path, mnist_checkpoint: Path, tmp_path: Path) -> Iterator[tuple]:
+def server(serve_env: dict[str, str], tmp_path: Path) -> Iterator[tuple]:
     """A `serve` process on a free port with the tiny checkpoints; yields (process, port)."""
-    env = {
-        "SERVE_LOGISTIC_CHECKPOINT": str(logistic_checkpoint),
-        "SERVE_MNIST_CHECKPOINT": str(mnist_checkpoint),
-        "SERVE_GRACEFUL_TIMEOUT_SECONDS": str(GRACEFUL_TIMEOUT_SECONDS),
-    }
+    env = {**serve_env, "SERVE_GRACEFUL_TIMEOUT_SECONDS": str(GRACEFUL_TIMEOUT_SECONDS)}
     with serve_process(env, tmp_path / "serve.log") as (process, port):
         yield process, port
 
