@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
 from benchmarks.fixtures import FEATURES_JSON, MULTIPART_CONTENT_TYPE, write_fixtures
 from benchmarks.loadgen import require_wrk, run_load
-from benchmarks.processes import free_port, running_server
+from benchmarks.processes import free_port, running_server, server_argv
 
 
 def predict_requests_counted(port: int) -> float:
@@ -48,12 +48,13 @@ def main() -> None:
         }
         env = {**os.environ, **fixtures.env, "SERVE_DEVICE": "cpu", "SERVE_LOG_FORMAT": "json"}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # serve makes a fresh one for its workers
-        command = [sys.executable, "-m", "app.cli", "--port", str(port), "--workers", str(args.workers)]
+        command = [*server_argv("ours", port), "--workers", str(args.workers)]
         with running_server(command, port, env=env):
             print(
                 f"wrk -c{args.connections} -d{args.duration}s, {args.workers} uvicorn workers, JSON logs on"
             )
             print(f"{'endpoint':<20}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+            sent = 0
             for path, (body, content_type) in targets.items():
                 r = run_load(
                     f"http://127.0.0.1:{port}{path}",
@@ -64,9 +65,10 @@ def main() -> None:
                     threads=2,
                 )
                 print(f"{path:<20}{r.rps:>10.0f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}{r.errors:>8}")
-            print(
-                f"/metrics counts {predict_requests_counted(port):.0f} /predict requests across the workers"
-            )
+                sent += r.requests
+            time.sleep(1.5)  # a worker that is not scraped publishes its counts every second
+            counted = predict_requests_counted(port)
+            print(f"/metrics counts {counted:.0f} /predict requests across the workers; wrk counted {sent}")
 
 
 if __name__ == "__main__":

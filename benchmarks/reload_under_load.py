@@ -13,7 +13,6 @@ import argparse
 import collections
 import os
 import secrets
-import sys
 import tempfile
 import threading
 import time
@@ -23,7 +22,7 @@ import httpx
 import torch
 
 import models
-from benchmarks.processes import free_port, running_server
+from benchmarks.processes import free_port, running_server, server_argv
 
 
 def write_checkpoints(folder: Path) -> None:
@@ -63,7 +62,7 @@ def main() -> None:
             "SERVE_MNIST_CHECKPOINT": str(folder / "mnist.pt"),
             "SERVE_DEVICE": "cpu",
         }
-        with running_server([sys.executable, "-m", "app.cli", "--port", str(port)], port, env=env):
+        with running_server(server_argv("ours", port), port, env=env):
             run(base_url, key, args.reloads, args.clients)
 
 
