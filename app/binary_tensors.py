@@ -7,6 +7,7 @@ carries ``parameters.binary_data_size`` instead of ``data``. Responses use the s
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from array import array
@@ -19,6 +20,7 @@ from app.errors import InvalidContentError, MalformedRequestError
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 _SCOPE_KEY = "binary_tensor_data"  # where the bytes after the JSON header wait for the route
+_BOOLEANS_KEY = "json_header_has_booleans"  # whether the JSON header has a true or a false anywhere
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,13 @@ class _JsonHeaderRequest(Request):
     async def body(self) -> bytes:
         return self._header
 
+    async def json(self) -> object:
+        # Deep nesting exhausts the decoder's recursion; FastAPI would call that a server error.
+        try:
+            return json.loads(self._header)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
+
 
 async def with_json_header(request: Request) -> Request:
     """Let FastAPI parse and validate the JSON header of a body like any JSON body.
@@ -79,12 +88,20 @@ async def with_json_header(request: Request) -> Request:
         ) from None
     headers = [(k, v) for k, v in request.scope["headers"] if k not in (b"content-type", b"content-length")]
     headers.append((b"content-type", b"application/json"))
-    return _JsonHeaderRequest({**request.scope, "headers": headers, _SCOPE_KEY: tail}, header)
+    # A boolean in tensor data would pass as 1 or 0; looking for one costs a walk over the data, needed
+    # only when the header has the word at all (a byte search, microseconds).
+    booleans = b"true" in header or b"false" in header
+    scope = {**request.scope, "headers": headers, _SCOPE_KEY: tail, _BOOLEANS_KEY: booleans}
+    return _JsonHeaderRequest(scope, header)
 
 
 def binary_data(request: Request) -> bytes:
     """The bytes that followed the JSON header; empty for a plain JSON request."""
     return request.scope.get(_SCOPE_KEY, b"")
+
+
+def may_hold_booleans(request: Request) -> bool:
+    return request.scope.get(_BOOLEANS_KEY, True)
 
 
 def encode_response(header: bytes, binary_outputs: list[bytes]) -> Response:
@@ -101,24 +118,35 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
     """A request body -> (its JSON header, the binary tensor bytes after it)."""
     if header_length is None:
         return body, b""
-    if not header_length.isdigit() or int(header_length) > len(body):
+    # isascii: str.isdigit() also passes digits that int() refuses, such as "²" (a latin-1 header byte).
+    if not (header_length.isascii() and header_length.isdigit()) or int(header_length) > len(body):
         raise MalformedRequestError(
             f"{HEADER_LENGTH} must be a byte count within the body's {len(body)} bytes, got {header_length!r}"
         )
     return body[: int(header_length)], body[int(header_length) :]
 
 
-def tensor_from_json(name: str, datatype: Datatype, shape: list[int], data: list) -> torch.Tensor:
-    """JSON ``data``, flat or nested as ``shape``, -> a tensor of ``datatype`` and ``shape``."""
+def tensor_from_json(
+    name: str, datatype: Datatype, shape: list[int], data: list, *, may_hold_booleans: bool = True
+) -> torch.Tensor:
+    """JSON ``data``, flat or nested as ``shape``, -> a tensor of ``datatype`` and ``shape``.
+
+    Strict: numbers only. torch would read ``true`` as 1 and ``"2"`` as an error; both are refused alike.
+    """
+    if may_hold_booleans and _holds_booleans(data):
+        raise InvalidContentError(f"input {name!r}: data must be numbers, not true or false")
     try:
         values = torch.tensor(data, dtype=torch.float64)
     except (TypeError, ValueError):
         raise InvalidContentError(
             f"input {name!r}: data must be numbers, flat or nested in equal rows"
         ) from None
+    except OverflowError:  # a JSON integer with hundreds of digits
+        raise _out_of_range(name, datatype) from None
     if values.dim() > 1 and list(values.shape) != shape:
         raise InvalidContentError(f"input {name!r}: data nested as {list(values.shape)}, shape is {shape}")
     _check_count(name, shape, values.numel())
+    typed = values.to(datatype.torch_dtype)
     if datatype.is_integer:
         info = torch.iinfo(datatype.torch_dtype)
         in_range = (values == values.round()) & (values >= info.min) & (values <= info.max)
@@ -126,7 +154,19 @@ def tensor_from_json(name: str, datatype: Datatype, shape: list[int], data: list
             raise InvalidContentError(
                 f"input {name!r}: {datatype.name} values must be integers in {info.min}..{info.max}"
             )
-    return values.to(datatype.torch_dtype).reshape(shape)
+    # A value finite as FP64 but past FP32's range would otherwise become infinity without a word.
+    elif not bool((torch.isfinite(typed) | ~torch.isfinite(values)).all()):
+        raise _out_of_range(name, datatype)
+    return typed.reshape(shape)
+
+
+def _holds_booleans(data: list) -> bool:
+    types = set(map(type, data))
+    return bool in types or (list in types and any(_holds_booleans(v) for v in data if type(v) is list))
+
+
+def _out_of_range(name: str, datatype: Datatype) -> InvalidContentError:
+    return InvalidContentError(f"input {name!r}: data holds a number beyond the range of {datatype.name}")
 
 
 def tensor_from_bytes(name: str, datatype: Datatype, shape: list[int], raw: bytes) -> torch.Tensor:

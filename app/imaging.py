@@ -7,10 +7,17 @@ decompression bomb is refused without being expanded.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import torch
-from PIL import Image, UnidentifiedImageError, WebPImagePlugin  # noqa: F401 (registers the WebP decoder)
+from PIL import (
+    Image,
+    PngImagePlugin,
+    UnidentifiedImageError,
+    WebPImagePlugin,  # noqa: F401 (registers the WebP decoder)
+)
 
 from app.errors import InvalidContentError, PayloadTooLargeError, UnsupportedMediaTypeError
 
@@ -18,6 +25,12 @@ SUPPORTED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
 # The supported formats' decoders load with this module, at start-up: left to Pillow, they load on the
 # first Image.open, and the first upload a new worker serves waits about 100 ms for them.
 Image.preinit()  # BMP, GIF, JPEG, PNG (and PPM); WebP is registered by its import above
+# Pillow inflates a PNG's compressed text and ICC chunks while reading its header, by default up to 1 MB a
+# chunk and 64 MB a file. A digit needs none of them: a real file's few kilobytes pass, a crafted one's
+# megabytes are refused after inflating no more than this.
+PngImagePlugin.MAX_TEXT_CHUNK = 64 * 1024
+PngImagePlugin.MAX_TEXT_MEMORY = 256 * 1024
+_TEXT_LIMIT_ERRORS = ("Decompressed data too large", "Too much memory used in text chunks")
 InvertMode = Literal["auto", "always", "never"]
 # Formats people send by mistake that Pillow cannot open, told apart by their first bytes.
 _KNOWN_SIGNATURES = {
@@ -54,12 +67,8 @@ def decode_digit(
         )
     if (width, height) != (size, size):
         raise InvalidContentError(f"image {filename!r} is {width}x{height} pixels; expected {size}x{size}")
-    try:
+    with _decoding(filename, image.format):
         raw = _to_luminance(image).tobytes()  # decodes: a broken file fails here
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidContentError(
-            f"image {filename!r} is truncated or corrupt ({image.format}: {exc})"
-        ) from None
     pixels = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(size, size)
     if invert == "always" or (invert == "auto" and _looks_inverted(raw, size, background_is_dark)):
         pixels = 255 - pixels
@@ -70,8 +79,9 @@ def _open(data: bytes | bytearray, filename: str, max_pixels: int) -> Image.Imag
     # Opening reads only the header. The size check after it (max_pixels) refuses large images before
     # anything is decoded; Pillow's own bomb error fires first only for absurd sizes (hundreds of megapixels).
     try:
-        image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as exc:
+        with _decoding(filename, None):
+            image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         head = bytes(data[:64]).lstrip()
         known = next((name for sig, name in _KNOWN_SIGNATURES.items() if head.startswith(sig)), None)
         if known:
@@ -84,6 +94,40 @@ def _open(data: bytes | bytearray, filename: str, max_pixels: int) -> Image.Imag
     if image.format not in SUPPORTED_FORMATS:
         raise UnsupportedMediaTypeError(_unsupported(filename, image.format or "unknown"))
     return image
+
+
+@contextmanager
+def _decoding(filename: str, format_name: str | None) -> Iterator[None]:
+    """Whatever Pillow raises while reading a client's bytes becomes that client's 422.
+
+    Pillow reports a broken file with many exception types (OSError, ValueError, SyntaxError, struct and
+    zlib errors, EOFError, IndexError...), so the type cannot tell a bad file from a bug. Where it was
+    raised can: an exception from inside Pillow is the file's fault; one raised in our code passes on as
+    the bug it is. Pillow's "unidentified" and bomb errors pass on too, for ``_open`` to word.
+    """
+    try:
+        yield
+    except (UnidentifiedImageError, Image.DecompressionBombError, MemoryError, RecursionError):
+        raise
+    except Exception as exc:
+        if not _raised_in_pillow(exc):
+            raise
+        if any(str(exc).startswith(text) for text in _TEXT_LIMIT_ERRORS):
+            raise InvalidContentError(
+                f"image {filename!r} has text or colour-profile chunks that inflate past the limit of "
+                f"{PngImagePlugin.MAX_TEXT_CHUNK} bytes a chunk, {PngImagePlugin.MAX_TEXT_MEMORY} in all"
+            ) from None
+        reason = f"{format_name}: {exc}" if format_name else str(exc) or type(exc).__name__
+        raise InvalidContentError(f"image {filename!r} is truncated or corrupt ({reason})") from None
+
+
+def _raised_in_pillow(exc: BaseException) -> bool:
+    """Whether the innermost Python frame of ``exc``'s traceback is Pillow's (C decoders have none)."""
+    traceback = exc.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    module = traceback.tb_frame.f_globals.get("__name__", "") if traceback else ""
+    return module == "PIL" or module.startswith("PIL.")
 
 
 def _unsupported(filename: str, found: str) -> str:

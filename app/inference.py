@@ -24,10 +24,11 @@ def predict_logistic(
     ``known_finite``: the rows come from a schema that refuses NaN and infinity (see the preprocess).
     """
     model = checkpoint.model
-    features = torch.tensor(rows, dtype=torch.float32)
+    features = torch.tensor(rows, dtype=torch.float64)  # float32 would turn 1e300 into infinity
     started = time.perf_counter()
     with torch.inference_mode():
-        probabilities = model(model.preprocess(features, known_finite=known_finite)).cpu().tolist()
+        probabilities = model.predict_proba(model.preprocess(features, known_finite=known_finite))
+        probabilities = probabilities.cpu().tolist()
     _LOGISTIC_SECONDS.observe(time.perf_counter() - started)
     threshold = model.config.threshold
     labels = [int(p >= threshold) for p in probabilities]

@@ -65,7 +65,7 @@ def model_runners(settings: Settings) -> dict[str, Runner]:
         "max_wait_ms": settings.batch_max_wait_ms,
     }
     return {
-        # The runner serves /predict/logistic, whose schema (FiniteFloat) has already refused NaN and inf.
+        # The runner serves /predict/logistic, whose schema (finite numbers) has refused NaN and inf already.
         "logistic": make_runner(partial(predict_logistic, known_finite=True), **options),
         "mnist": make_runner(predict_digits, **options),
     }

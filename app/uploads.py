@@ -14,6 +14,8 @@ from starlette.requests import Request
 
 from app.errors import ClientError, MalformedRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 
+MAX_BOUNDARY_LENGTH = 70  # RFC 2046, section 5.1.1
+
 
 @dataclass
 class UploadedFile:
@@ -95,9 +97,14 @@ async def read_files(
     boundary = params.get(b"boundary")
     if not boundary:
         raise MalformedRequestError("multipart/form-data body without a boundary parameter")
+    if len(boundary) > MAX_BOUNDARY_LENGTH:
+        raise MalformedRequestError(
+            f"multipart boundary is {len(boundary)} characters; RFC 2046 allows 1 to {MAX_BOUNDARY_LENGTH}"
+        )
     collector = _PartCollector(field_name, max_files, max_file_bytes)
-    parser = MultipartParser(boundary, collector.callbacks())
     try:
+        # Built inside the handler: python-multipart refuses some boundaries when the parser is made.
+        parser = MultipartParser(boundary, collector.callbacks())
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()

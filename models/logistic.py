@@ -36,7 +36,21 @@ class LogisticRegression(nn.Module):
         self.linear = nn.Linear(self.config.in_features, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.linear(x)).squeeze(-1)
+        return torch.sigmoid(self.linear(x.to(self.linear.weight.dtype))).squeeze(-1)
+
+    def predict_proba(self, features: torch.Tensor) -> torch.Tensor:
+        """Checked features [N, in_features] (see ``preprocess``) -> P(y=1) [N], float32, never NaN.
+
+        Any finite input gives a number. In float32, [3e38, -3e38] makes the logit inf - inf = NaN; in
+        float64 so does [1e308, -1e308] with weights above 1. So each row is divided by its largest
+        magnitude first: the dot product of values in [-1, 1] cannot overflow, and scaling it back gives
+        a finite logit or an infinite one, which the sigmoid turns into exactly 0 or 1.
+        """
+        x = features.to(torch.float64)
+        scale = x.abs().amax(dim=-1, keepdim=True).clamp(min=1.0)
+        weight, bias = self.linear.weight.to(torch.float64), self.linear.bias.to(torch.float64)
+        logit = (x / scale) @ weight.T * scale + bias
+        return torch.sigmoid(logit).squeeze(-1).to(torch.float32)
 
     def preprocess(self, features: torch.Tensor, *, known_finite: bool = False) -> torch.Tensor:
         """Check a [N, in_features] batch of raw feature values and move it to the model's device.
@@ -45,8 +59,9 @@ class LogisticRegression(nn.Module):
         so the scan, a fifth of a served request's cost, is not done twice.
         """
         self.check(features, known_finite=known_finite)
-        # non_blocking: the one sync per batch is the caller's read-back (see SoftmaxRegression.preprocess)
-        return features.to(self.linear.weight.device, torch.float32, non_blocking=True)
+        # non_blocking: the one sync per batch is the caller's read-back (see SoftmaxRegression.preprocess).
+        # float64: values past float32's range (1e300) are finite and valid; predict_proba handles them.
+        return features.to(self.linear.weight.device, torch.float64, non_blocking=True)
 
     def check(self, features: torch.Tensor, *, known_finite: bool = False) -> None:
         """Raise InvalidInputError unless ``features`` is a non-empty [N, in_features] batch, all finite."""

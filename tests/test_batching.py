@@ -108,3 +108,13 @@ def test_predict_mnist_batching_on_matches_off(settings: Settings, png_digit):
             )
     assert [r.status_code for r in responses] == [200, 200]
     assert responses[0].json() == responses[1].json()
+
+
+def test_micro_batcher_logistic_huge_finite_features_give_probabilities():
+    checkpoint = _checkpoint(make_logistic())
+    rows = [[[1e300, -1e300]], [[-3e38, 3e38], [1.0, 2.0]]]
+    batched = asyncio.run(
+        _submit_all(MicroBatcher(predict_logistic, max_size=8, max_wait_ms=50), checkpoint, rows)
+    )
+    assert [probabilities[0] for probabilities, _ in batched] == [1.0, 0.0]
+    assert batched[1][0][1] == predict_logistic(checkpoint, [[1.0, 2.0]])[0][0]

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, model_validator
 
 from app.schemas.examples import LOGISTIC_SINGLE, PIXELS_SINGLE
 
-Pixel = Annotated[FiniteFloat, Field(ge=0, le=255)]
+# A JSON number and nothing else: strict, so "1" and true are refused rather than read as 1.0 (the README
+# promises a strict API); integers are numbers too. Finite: NaN and Infinity, which Python's JSON reads,
+# are refused.
+Number = Annotated[float, Strict(), AllowInfNan(False)]
+Pixel = Annotated[Number, Field(ge=0, le=255)]
 # One image as 28 rows of 28 pixels, or as 784 values row by row; the model checks the exact shape.
 # One list of (value | row) rather than a union of two list types: a bad value then yields one error,
 # not one per pixel from the branch that did not apply.
@@ -39,10 +43,8 @@ class _OneOrMany(BaseModel):
 
 class LogisticRequest(_OneOrMany):
     _single_field = "features"
-    features: list[FiniteFloat] | None = Field(None, description="One instance: [x1, x2].")
-    instances: list[list[FiniteFloat]] | None = Field(
-        None, description="A batch of instances: [[x1, x2], ...]."
-    )
+    features: list[Number] | None = Field(None, description="One instance: [x1, x2].")
+    instances: list[list[Number]] | None = Field(None, description="A batch of instances: [[x1, x2], ...].")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [LOGISTIC_SINGLE]})
 

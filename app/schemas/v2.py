@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import BaseModel, ConfigDict, Field
+
+# A dimension of a tensor: no tensor this server takes comes near 2**31 along any axis, and a bound keeps a
+# 400-digit "size" from reaching arithmetic or messages.
+Dimension = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 # Free-form key/value pairs; the ones this server reads are documented where they are read.
 Parameters = dict[str, Any]
@@ -63,7 +67,7 @@ class ModelMetadata(BaseModel):
 
 class RequestInput(BaseModel):
     name: str = Field(examples=["features"])
-    shape: list[NonNegativeInt] = Field(examples=[[2, 2]])
+    shape: list[Dimension] = Field(examples=[[2, 2]])
     datatype: str = Field(examples=["FP32"])
     parameters: Parameters | None = Field(
         None, description="`binary_data_size`: the tensor's bytes follow the JSON (binary extension)."

@@ -7,7 +7,7 @@ import models
 
 def _probability(features: list[float]) -> float:
     with torch.inference_mode():
-        return make_logistic()(torch.tensor([features])).item()
+        return make_logistic().predict_proba(torch.tensor([features])).item()
 
 
 def test_predict_logistic_single_instance(client):
@@ -55,18 +55,31 @@ def test_predict_logistic_ragged_batch_names_the_instance(client):
     assert response.json() == {"detail": "instance 1 has 1 features; expected 2 (x1, x2)"}
 
 
-def test_predict_logistic_non_numeric_value(client):
-    response = client.post("/predict/logistic", json={"features": ["a", 2.0]})
+@pytest.mark.parametrize("value", ["a", "1", True, False, None, [1.0]])
+def test_predict_logistic_non_number_value_is_refused_strictly(client, value):
+    response = client.post("/predict/logistic", json={"features": [value, 2.0]})
     assert response.status_code == 422
     assert response.json() == {
         "detail": [
-            {
-                "loc": ["body", "features", 0],
-                "msg": "Input should be a valid number, unable to parse string as a number",
-                "type": "float_parsing",
-            }
+            {"loc": ["body", "features", 0], "msg": "Input should be a valid number", "type": "float_type"}
         ]
     }
+
+
+def test_predict_logistic_integers_are_numbers(client):
+    response = client.post("/predict/logistic", json={"instances": [[4, 3]]})
+    assert response.status_code == 200
+    assert response.json()["predictions"] == [{"label": 1, "probability": _probability([4.0, 3.0])}]
+
+
+@pytest.mark.parametrize(
+    ("features", "probability"),
+    [([1e300, -1e300], 1.0), ([-1e300, 1e300], 0.0), ([3e38, -3e38], 1.0), ([1e308, 1.7e308], 1.0)],
+)
+def test_predict_logistic_huge_finite_features_give_a_probability(client, features, probability):
+    response = client.post("/predict/logistic", json={"features": features})
+    assert response.status_code == 200
+    assert response.json()["predictions"] == [{"label": int(probability), "probability": probability}]
 
 
 @pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])

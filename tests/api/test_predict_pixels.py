@@ -60,7 +60,9 @@ def test_predict_pixels_wrong_shape(client, pixels, got):
         (b"256", "Input should be less than or equal to 255", "less_than_equal"),
         (b"-1", "Input should be greater than or equal to 0", "greater_than_equal"),
         (b"NaN", "Input should be a finite number", "finite_number"),
-        (b'"white"', "Input should be a valid number, unable to parse string as a number", "float_parsing"),
+        (b'"white"', "Input should be a valid number", "float_type"),
+        (b'"7"', "Input should be a valid number", "float_type"),
+        (b"true", "Input should be a valid number", "float_type"),
     ],
 )
 def test_predict_pixels_bad_value(client, value, msg, kind):

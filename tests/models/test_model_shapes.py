@@ -13,6 +13,25 @@ def test_logistic_forward_returns_one_probability_per_row():
     assert bool(((probabilities > 0) & (probabilities < 1)).all())
 
 
+@pytest.mark.parametrize(
+    ("features", "expected"),
+    [([1e300, -1e300], 1.0), ([-3e38, 3e38], 0.0), ([1.7e308, -1.7e308], 1.0), ([1e308, 1e308], 1.0)],
+)
+def test_logistic_predict_proba_huge_finite_features_never_nan(features, expected):
+    model = LogisticRegression()
+    with torch.no_grad():
+        model.linear.weight.copy_(torch.tensor([[3.25, 1.5]]))
+        model.linear.bias.fill_(-14.0)
+    probability = model.predict_proba(model.preprocess(torch.tensor([features], dtype=torch.float64)))
+    assert probability.tolist() == [expected]
+
+
+def test_logistic_predict_proba_equals_forward_on_ordinary_features():
+    model = LogisticRegression()
+    x = torch.tensor([[1.0, 2.0], [5.0, 3.0], [-0.5, 0.25]])
+    assert torch.allclose(model.predict_proba(model.preprocess(x)), model(x), rtol=1e-6, atol=1e-7)
+
+
 def test_logistic_labels_follow_the_threshold():
     model = LogisticRegression()
     assert model.labels(torch.tensor([0.2, 0.5, 0.9])).tolist() == [0, 1, 1]

@@ -11,10 +11,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import torch
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException  # FastAPI's own HTTPException is a subclass of it
 
 from app import binary_tensors
 from app.api.deps import RegistryDep, SettingsDep
@@ -210,7 +211,7 @@ async def _infer(
 ) -> Response:
     signature = signature_of(checkpoint)
     requested = _requested_outputs(name, signature, body)
-    inputs = _input_tensor(name, signature, body, binary_tensors.binary_data(request), settings)
+    inputs = _input_tensor(name, signature, body, request, settings)
     runner = request.app.state.runners[name]
     results = signature.name_outputs(await runner(checkpoint, signature.prepare(checkpoint, inputs)))
     batch_size = inputs.shape[0]
@@ -237,18 +238,21 @@ def _requested_outputs(
     all_binary = bool((body.parameters or {}).get("binary_data_output", False))
     if body.outputs is None:
         return [(spec, all_binary) for spec in signature.outputs]
-    requested = []
+    requested, seen = [], set()
     for output in body.outputs:
         spec = signature.output(output.name)
         if spec is None:
             known = ", ".join(o.name for o in signature.outputs)
             raise InvalidContentError(f"model {name!r} has no output {output.name!r}; outputs: {known}")
+        if spec.name in seen:  # each would be answered in full: a small request, a huge response
+            raise InvalidContentError(f"output {spec.name!r} is requested twice")
+        seen.add(spec.name)
         requested.append((spec, bool((output.parameters or {}).get("binary_data", all_binary))))
     return requested
 
 
 def _input_tensor(
-    name: str, signature: Signature, body: InferenceRequest, binary: bytes, settings: Settings
+    name: str, signature: Signature, body: InferenceRequest, request: Request, settings: Settings
 ) -> torch.Tensor:
     spec = signature.input
     if len(body.inputs) != 1 or body.inputs[0].name != spec.name:
@@ -264,16 +268,23 @@ def _input_tensor(
         accepted = " or ".join(str(list(shape)) for shape in spec.shapes)
         raise InvalidContentError(f"input {spec.name!r}: shape {tensor.shape} is not {accepted}")
     check_batch_size(tensor.shape[0], settings.max_batch_size)
-    return _decode(tensor, binary)
+    return _decode(tensor, request)
 
 
-def _decode(tensor: RequestInput, binary: bytes) -> torch.Tensor:
+def _decode(tensor: RequestInput, request: Request) -> torch.Tensor:
     datatype = DATATYPES[tensor.datatype]
+    binary = binary_tensors.binary_data(request)
     binary_size = (tensor.parameters or {}).get("binary_data_size")
     if binary_size is None:
         if tensor.data is None:
             raise InvalidContentError(f"input {tensor.name!r} has neither data nor binary_data_size")
-        return binary_tensors.tensor_from_json(tensor.name, datatype, tensor.shape, tensor.data)
+        return binary_tensors.tensor_from_json(
+            tensor.name,
+            datatype,
+            tensor.shape,
+            tensor.data,
+            may_hold_booleans=binary_tensors.may_hold_booleans(request),
+        )
     if tensor.data is not None or binary_size != len(binary):
         raise InvalidContentError(
             f"input {tensor.name!r}: binary_data_size {binary_size!r} must be the {len(binary)} bytes "
