@@ -10,28 +10,29 @@ import sys
 import uvicorn
 
 from app.observability.logs import logging_config
-from app.observability.multiprocess import prepare_metrics_dir
+from app.observability.multiprocess import metrics_dir
 from app.settings import get_settings
 
 
 def run_server(host: str, port: int, workers: int = 1) -> None:
     """uvicorn with the service's log format and process limits; its access log is off while ours is on."""
     settings = get_settings()
-    prepare_metrics_dir(workers)  # before any worker starts: each reads it when importing the metrics
     # uvicorn drains requests in flight on SIGTERM, then raises SIGTERM again to die of it (status 143);
     # a drained stop is a clean one, so this handler, restored by then, exits 0 instead.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
-    uvicorn.run(
-        "app.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=logging_config(settings),
-        access_log=not settings.access_log,
-        timeout_keep_alive=settings.keep_alive_seconds,
-        limit_concurrency=settings.limit_concurrency,
-        timeout_graceful_shutdown=settings.graceful_timeout_seconds,
-    )
+    # Made before any worker starts (each reads it when importing the metrics), removed once all stopped.
+    with metrics_dir(workers):
+        uvicorn.run(
+            "app.main:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=logging_config(settings),
+            access_log=not settings.access_log,
+            timeout_keep_alive=settings.keep_alive_seconds,
+            limit_concurrency=settings.limit_concurrency,
+            timeout_graceful_shutdown=settings.graceful_timeout_seconds,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

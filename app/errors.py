@@ -6,16 +6,12 @@ whose body carries neither a traceback nor any of the client's input.
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.registry import ModelUnavailableError, UnknownModelError
 from models import CheckpointError, InvalidInputError
-
-log = logging.getLogger(__name__)
 
 
 class ClientError(Exception):
@@ -130,14 +126,9 @@ def _unreadable_body(request: Request, exc: RequestValidationError, errors: list
     return None
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _detail(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal server error")
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClientError, _client_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     for cls in _STATUS_OF:
         app.add_exception_handler(cls, _domain_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    # Anything else is a bug: ObservabilityMiddleware answers it with a logged 500 (see there why not here).

@@ -16,6 +16,8 @@ from app.batching import Runner, make_runner, running
 from app.errors import install_error_handlers
 from app.inference import predict_digits, predict_logistic
 from app.observability.body_limit import BodyLimitMiddleware
+from app.observability.hosts import TrustedHostMiddleware
+from app.observability.logs import route_warnings_to_logging
 from app.observability.metrics import worker_metrics
 from app.observability.middleware import ObservabilityMiddleware
 from app.registry import ModelRegistry, ModelSpec
@@ -89,6 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
+        # /models/ is not /models: a redirect would be built from the client's Host header, and an API
+        # client follows it with a second request anyway.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.registry = ModelRegistry(model_specs(settings))
@@ -107,9 +112,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Scrapers often cannot send a key, so /metrics wants one only with SERVE_METRICS_REQUIRE_KEY.
     app.include_router(metrics.router, dependencies=key_guard if settings.metrics_require_key else [])
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.request_body_limit)
+    if "*" not in settings.trusted_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
     # The last added runs first: requests refused by the body limit are counted and logged too.
     app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log, debug=settings.debug)
     return app
 
 
+route_warnings_to_logging()
 app = create_app()

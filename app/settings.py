@@ -81,6 +81,13 @@ class Settings(BaseSettings):
         "max_batch_size * max_upload_bytes plus 1 MiB for multipart headers.",
     )
 
+    trusted_hosts: list[str] = Field(
+        ["*"],
+        description='Host names the service answers to, as a JSON list: `["api.example.com", '
+        '"*.example.com"]`; a request with any other Host header gets 400. `["*"]` (the default) answers '
+        "any name: fine behind a proxy that routes by name, or where clients use an address.",
+    )
+
     @property
     def request_body_limit(self) -> int:
         if self.max_request_bytes is not None:

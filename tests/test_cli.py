@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from contextlib import nullcontext
 
 import pytest
 import uvicorn
@@ -17,7 +18,7 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
     monkeypatch.setattr(cli, "get_settings", Settings)  # read the environment afresh, uncached
     monkeypatch.setattr(signal, "signal", lambda signum, handler: None)  # keep pytest's own handlers
-    monkeypatch.setattr(cli, "prepare_metrics_dir", lambda workers: None)  # no multiprocess dir in tests
+    monkeypatch.setattr(cli, "metrics_dir", lambda workers: nullcontext())  # no multiprocess dir in tests
     return calls
 
 

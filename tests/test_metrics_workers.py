@@ -31,3 +31,13 @@ def _counts(client: httpx.Client) -> tuple[float, float]:
         metric_sample(client, "model_predictions_total", model="logistic", label="1"),
         metric_sample(client, "http_requests_total", **ROUTE),
     )
+
+
+def test_metrics_folder_made_for_workers_is_removed_at_a_clean_exit(serve_env, tmp_path):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**serve_env, "SERVE_WORKERS": "2", "TMPDIR": str(temp)}
+    with serve_process(env, tmp_path / "serve.log") as (process, _):
+        assert [p.name[:14] for p in temp.iterdir()] == ["serve-metrics-"]
+    assert process.returncode == 0
+    assert list(temp.iterdir()) == []

@@ -81,10 +81,28 @@ class JsonFormatter(logging.Formatter):
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
+# Control characters (C0, DEL, C1) and Unicode's line and paragraph separators, written as escapes: a
+# request path holding %0D%0A must not start a line of its own that looks like ours.
+_CONTROL_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))} | {
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+    ord("\t"): "\\t",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def escape_controls(text: str) -> str:
+    return text.translate(_CONTROL_ESCAPES)
 
 
 class TextFormatter(logging.Formatter):
-    """TEXT_FORMAT, with the date and time worked out once a second rather than for every line."""
+    """TEXT_FORMAT, one line a record, whatever its fields hold; tracebacks follow, indented.
+
+    The date and time are worked out once a second rather than for every line. Every field is escaped
+    (escape_controls); a traceback keeps its lines, each indented, so that any line which starts at
+    the margin starts a record.
+    """
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
@@ -92,6 +110,22 @@ class TextFormatter(logging.Formatter):
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return self.default_msec_format % (self._seconds.text(record.created), record.msecs)
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record)
+        details = [self.formatException(record.exc_info)] if record.exc_info else []
+        if record.stack_info:
+            details.append(record.stack_info)
+        lines = [escape_controls(self.formatMessage(record))]
+        lines += ["    " + escape_controls(line) for text in details for line in text.splitlines()]
+        return "\n".join(lines)
+
+
+def route_warnings_to_logging() -> None:
+    """Python warnings (torch's at a reload, say) become records of the ``py.warnings`` logger, in the
+    log's format: with SERVE_LOG_FORMAT=json, stderr then holds nothing but JSON lines."""
+    logging.captureWarnings(True)
 
 
 def logging_config(settings: Settings) -> dict[str, Any]:

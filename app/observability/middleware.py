@@ -1,5 +1,10 @@
 """One pure ASGI middleware for what every request leaves behind: a request id, metrics, a log line.
 
+It is also the service's catch-all: an exception no handler took becomes a JSON 500 here, inside the id
+and the log, so the 500 carries X-Request-ID, its traceback is logged once under that id, and the
+keep-alive connection stays usable (Starlette's own catch-all re-raises to the server, which logs the
+traceback again and drops the connection).
+
 Pure ASGI rather than BaseHTTPMiddleware, which runs the app in a separate task and costs a large share
 of a fast endpoint's throughput. Per request this does a header scan, two clock reads, a dict look-up
 for the label values, three plain-int counts (see CounterTally), one histogram observation and one log
@@ -8,6 +13,7 @@ call.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import re
@@ -19,12 +25,14 @@ from app.observability.logs import request_id_var
 from app.observability.metrics import HTTP_REQUEST_SECONDS, REQUEST_COUNTS, REQUESTS_IN_FLIGHT
 
 access_log = logging.getLogger("app.access")
+log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = b"x-request-id"
 # A client's id is kept only when it is short and plain, so it cannot forge log lines or bloat them.
 _SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "unmatched"  # one label for every path no route serves, to bound the series count
+_INTERNAL_ERROR = json.dumps({"detail": "internal server error"}).encode()
 
 
 def request_id_from(headers: list[tuple[bytes, bytes]]) -> bytes:
@@ -58,7 +66,7 @@ class ObservabilityMiddleware:
         request_id = request_id_from(scope["headers"])  # bytes, for the response header
         request_id_text = request_id.decode()
         token = request_id_var.set(request_id_text)
-        status = 500  # what the client gets when the app fails before answering
+        status = 0  # until the app answers
 
         async def send_with_request_id(message: Message) -> None:
             nonlocal status
@@ -70,9 +78,19 @@ class ObservabilityMiddleware:
         REQUESTS_IN_FLIGHT.value += 1
         try:
             await self.app(scope, receive, send_with_request_id)
+        except Exception as exc:
+            log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
+            if status:
+                # The answer is half sent: returning without finishing it makes the server close the
+                # connection, as it must, and say so in one line; the traceback is above.
+                return
+            status = 500
+            await send_with_request_id(_internal_error_start())
+            await send({"type": "http.response.body", "body": _INTERNAL_ERROR})
         finally:
             REQUESTS_IN_FLIGHT.value -= 1
             elapsed = time.perf_counter() - started
+            status = status or 500  # the app answered nothing: the server sends a 500
             method = scope["method"] if scope["method"] in _KNOWN_METHODS else "OTHER"
             route = route_template(scope)
             labels, latency = self._series_for(method, route, status)
@@ -108,3 +126,8 @@ class ObservabilityMiddleware:
         if self.debug and scope.get("query_string"):
             fields["query"] = scope["query_string"].decode("latin-1")
         access_log.info("%s %s %d %.3fms", method, scope["path"], status, duration_ms, extra=fields)
+
+
+def _internal_error_start() -> Message:
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(_INTERNAL_ERROR))]
+    return {"type": "http.response.start", "status": 500, "headers": headers}

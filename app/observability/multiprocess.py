@@ -6,18 +6,23 @@ so the directory must be in the environment before that, in the process that sta
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def prepare_metrics_dir(workers: int) -> str | None:
+@contextlib.contextmanager
+def metrics_dir(workers: int) -> Iterator[str | None]:
     """For more than one worker, make sure ``PROMETHEUS_MULTIPROC_DIR`` names an empty directory.
 
-    A directory given by the operator is emptied (values left by an earlier run would be counted again);
-    otherwise a fresh temporary one is made. One worker needs none: its metrics live in its memory.
+    A directory given by the operator is emptied (values left by an earlier run would be counted again)
+    and kept; otherwise a fresh temporary one is made, and removed when the block ends (the server
+    stopped). One worker needs none: its metrics live in its memory.
     """
     directory = os.environ.get(ENV)
     if directory:
@@ -25,9 +30,15 @@ def prepare_metrics_dir(workers: int) -> str | None:
         path.mkdir(parents=True, exist_ok=True)
         for stale in path.glob("*.db"):
             stale.unlink()
-        return directory
+        yield directory
+        return
     if workers <= 1:
-        return None
+        yield None
+        return
     directory = tempfile.mkdtemp(prefix="serve-metrics-")
     os.environ[ENV] = directory
-    return directory
+    try:
+        yield directory
+    finally:
+        del os.environ[ENV]
+        shutil.rmtree(directory, ignore_errors=True)
