@@ -57,5 +57,5 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/health/ready', timeout=4)"
-# Exec form: serve is PID 1 and gets SIGTERM itself, so `docker stop` drains requests in flight.
-CMD ["serve"]
+# Exec form: digit-serve is PID 1 and gets SIGTERM itself, so `docker stop` drains requests in flight.
+CMD ["digit-serve"]

@@ -9,25 +9,42 @@ PORT ?= 8000
 
 .PHONY: install serve test test-container test-ray lint format train bench bench-serve bench-instructions clean
 
+# Which build of torch: `default` is PyPI's (on Linux, the CUDA build: gigabytes of CUDA libraries);
+# `cpu` takes torch and torchvision from PyTorch's CPU-only index (README: "A CPU-only install"); any
+# other index name there (cu128, rocm6.4, ...) works the same way. The venv remembers its choice.
+TORCH ?= $(or $(shell cat $(VENV)/.torch 2>/dev/null),default)
+ifeq ($(filter default cpu cu% rocm%,$(TORCH)),)
+$(error TORCH=$(TORCH): use default (PyPI's build), cpu, or another PyTorch index name such as cu128)
+endif
+TORCH_INDEX_URL := https://download.pytorch.org/whl/$(TORCH)
+# torch==X+cpu, torchvision==Y+cpu: the versions constraints.txt pins, in that index's build.
+TORCH_PINS = $(shell sed -n 's/^\(torch\|torchvision\)==\([^ ]*\).*/\1==\2+$(TORCH)/p' constraints.txt)
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Re-install only when the project's requirements or pins change.
-$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[train,dev]'
+# Re-install only when the project's requirements or pins, or the torch build, change. An index's torch is
+# installed first; the pins then keep it, since torch==2.14.1 is met by 2.14.1+cpu.
+$(VENV)/.installed-$(TORCH): pyproject.toml constraints.txt | $(BIN)/python
+ifneq ($(TORCH),default)
+	$(PIP) --index-url $(TORCH_INDEX_URL) $(TORCH_PINS)
+endif
+	$(PIP) -c constraints.txt -e '.[train,dev]'
+	echo $(TORCH) > $(VENV)/.torch
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed-$(TORCH)
 
 serve: install
-	$(BIN)/serve --host $(HOST) --port $(PORT)
+	$(BIN)/digit-serve --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest
 
 # Ray Serve scale-out: a local one-node Ray cluster with two replicas (installs the ray extra first).
 test-ray: install
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[ray]'
+	$(PIP) -c constraints.txt -e '.[ray]'
 	$(BIN)/python -m pytest -m ray
 
 # Builds the Docker image with podman and runs it; skipped, saying why, where podman cannot be set up.
@@ -43,15 +60,15 @@ format: install
 	$(BIN)/ruff format .
 
 train: install
-	$(BIN)/train-logistic --out checkpoints/logistic.pt
-	$(BIN)/train-mnist --data-root $(DATA_ROOT) --out checkpoints/mnist.pt
+	$(BIN)/digit-train-logistic --out checkpoints/logistic.pt
+	$(BIN)/digit-train-mnist --data-root $(DATA_ROOT) --out checkpoints/mnist.pt
 
 bench: install bench-serve
 	$(BIN)/python benchmarks/train_mnist.py --data-root $(DATA_ROOT)
 
 # Serving: ours beside the naive and LitServe peers in one run (needs wrk), then cold start.
 bench-serve: install
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
+	$(PIP) -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m benchmarks.serve
 	$(BIN)/python -m benchmarks.cold_start
 

@@ -1,4 +1,4 @@
-"""The ``serve`` command: run the API under uvicorn, with its process settings from SERVE_* variables."""
+"""The ``digit-serve`` command: the API under uvicorn, with its process settings from SERVE_* variables."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
-    parser = argparse.ArgumentParser(description="Serve the prediction API with uvicorn.")
+    parser = argparse.ArgumentParser(prog="digit-serve", description="Serve the prediction API with uvicorn.")
     parser.add_argument(
         "--host", default=os.environ.get("HOST", "127.0.0.1"), help="bind address (default: %(default)s)"
     )

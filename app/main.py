@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
-from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 
+from app.api.openapi import operation_id, use_component_schemas
 from app.api.routes import admin, health, metrics, models, page, predict, v2
 from app.batching import Runner, make_runner, running
 from app.errors import install_error_handlers
@@ -20,6 +20,7 @@ from app.observability.hosts import TrustedHostMiddleware
 from app.observability.logs import route_warnings_to_logging
 from app.observability.metrics import worker_metrics
 from app.observability.middleware import ObservabilityMiddleware
+from app.observability.tracing import TELEMETRY_OFF, TELEMETRY_ON, TracedModelRegistry
 from app.registry import ModelRegistry, ModelSpec
 from app.security import RequireApiKey
 from app.settings import Settings, get_settings
@@ -37,9 +38,6 @@ Predictions from two classic PyTorch models:
 [Draw a digit](/) on the service's own page and watch the prediction as you draw.
 """
 
-
-# FastAPI's native OpenTelemetry, all three signals off: /metrics and the request log cover what it would.
-_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def model_specs(settings: Settings) -> list[ModelSpec]:
@@ -90,13 +88,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
+        telemetry=TELEMETRY_ON if settings.opentelemetry else TELEMETRY_OFF,
+        generate_unique_id_function=operation_id,  # predictLogistic, not predict_logistic_route_predict_...
         # /models/ is not /models: a redirect would be built from the client's Host header, and an API
         # client follows it with a second request anyway.
         redirect_slashes=False,
     )
+    use_component_schemas(app)
     app.state.settings = settings
-    app.state.registry = ModelRegistry(model_specs(settings))
+    registry_class = TracedModelRegistry if settings.opentelemetry else ModelRegistry
+    app.state.registry = registry_class(model_specs(settings))
     app.state.runners = model_runners(settings)
     install_error_handlers(app)
     # Whatever serves or describes a model wants the API key when one is set; probes and docs stay open.

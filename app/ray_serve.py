@@ -1,10 +1,10 @@
 """Scale-out on Ray Serve: the app create_app() builds, replicated and autoscaled by Ray.
 
     pip install '.[ray]'
-    serve-ray --min-replicas 1 --max-replicas 4      # or: python -m app.ray_serve
+    digit-serve-ray --min-replicas 1 --max-replicas 4      # or: python -m app.ray_serve
 
 Every replica runs the same FastAPI app, routes and lifespan included: Ray Serve's ingress runs the
-app's lifespan inside each replica, so each one loads the models exactly as ``serve`` does. Responses
+app's lifespan inside each replica, so each one loads the models exactly as ``digit-serve`` does. Responses
 carry ``X-Served-By: <replica id>`` so a client (and the tests) can see which replica answered.
 """
 
@@ -23,7 +23,7 @@ from app.settings import Settings
 
 
 class RaySettings(BaseSettings):
-    """The deployment's shape on Ray; env prefix SERVE_RAY_, each also a serve-ray option."""
+    """The deployment's shape on Ray; env prefix SERVE_RAY_, each also a digit-serve-ray option."""
 
     model_config = SettingsConfigDict(env_prefix="SERVE_RAY_", frozen=True, extra="ignore")
 
@@ -99,7 +99,7 @@ def app_builder(args: dict[str, str]) -> Application:
 def main(argv: list[str] | None = None) -> None:
     defaults = RaySettings()
     parser = argparse.ArgumentParser(
-        description="Serve the prediction API on Ray Serve (local or a cluster)."
+        prog="digit-serve-ray", description="Serve the prediction API on Ray Serve (local or a cluster)."
     )
     parser.add_argument(
         "--replicas", type=int, default=defaults.replicas, help="fixed count; unset: autoscale"

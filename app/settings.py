@@ -107,7 +107,7 @@ class Settings(BaseSettings):
         2.0, ge=0, le=1000, description="Longest a prediction waits for others to join its batch, in ms."
     )
 
-    # Uvicorn process settings, read by the `serve` command (app/cli.py).
+    # Uvicorn process settings, read by the `digit-serve` command (app/cli.py).
     workers: int = Field(
         1, ge=1, description="Worker processes; each holds its own copy of torch and the models."
     )

@@ -1,4 +1,4 @@
-"""Cold start: seconds from spawning ``serve`` to GET /health/ready answering 200, and where they go.
+"""Cold start: seconds from spawning ``digit-serve`` to GET /health/ready answering 200, and where they go.
 
     python -m benchmarks.cold_start [--runs 3]
 
@@ -85,7 +85,7 @@ def main() -> None:
     port = args.port or free_port()
     with tempfile.TemporaryDirectory(prefix="cold-start-") as tmp:
         env = {**os.environ, **write_fixtures(Path(tmp)).env}
-        servers = {"ours (serve)": server_argv("ours", port), "naive peer": server_argv("naive", port)}
+        servers = {"ours (digit-serve)": server_argv("ours", port), "naive peer": server_argv("naive", port)}
         print(f"time to ready, median of {args.runs}:")
         for name, argv in servers.items():
             runs = [time_to_ready(argv, port, env) for _ in range(args.runs)]

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _TICKS = os.sysconf("SC_CLK_TCK")
 # Each server compared, one uvicorn worker each, on the port that replaces "{port}".
 SERVER_COMMANDS = {
-    "ours": [sys.executable, "-m", "app.cli", "--port", "{port}"],  # serve, every production feature on
+    "ours": [sys.executable, "-m", "app.cli", "--port", "{port}"],  # digit-serve, every production feature on
     "naive": [sys.executable, "-m", "uvicorn", "benchmarks.peers.naive_server:app", "--port", "{port}"],
     "litserve": [sys.executable, str(ROOT / "benchmarks/peers/litserve_server.py"), "--port", "{port}"],
 }

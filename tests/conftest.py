@@ -61,7 +61,7 @@ def mnist_checkpoint(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def serve_env(logistic_checkpoint: Path, mnist_checkpoint: Path) -> dict[str, str]:
-    """The environment of a ``serve`` process (tests/live_server.py) serving the tiny checkpoints."""
+    """The environment of a ``digit-serve`` process (tests/live_server.py) serving the tiny checkpoints."""
     return {
         "SERVE_LOGISTIC_CHECKPOINT": str(logistic_checkpoint),
         "SERVE_MNIST_CHECKPOINT": str(mnist_checkpoint),

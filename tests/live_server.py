@@ -1,7 +1,7 @@
 """Real HTTP servers on free loopback ports, for tests that need more than an in-process client.
 
 ``serve(app)`` runs an app under uvicorn in a thread (tritonclient, the browser). ``serve_process(env)``
-runs the ``serve`` command as a process of its own (signals, memory, the command's own settings).
+runs the ``digit-serve`` command as a process of its own (signals, memory, the command's own settings).
 """
 
 from __future__ import annotations

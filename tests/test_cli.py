@@ -1,7 +1,8 @@
-"""The `serve` command hands uvicorn the process settings from the environment and its flags."""
+"""The `digit-serve` command hands uvicorn the process settings from the environment and its flags."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import signal
 from contextlib import nullcontext
 
@@ -57,3 +58,18 @@ def test_serve_workers_flag_overrides_environment(
     cli.main(["--workers", "2"])
 
     assert uvicorn_calls[0][1]["workers"] == 2
+
+
+def test_console_scripts_carry_the_project_prefix() -> None:
+    # A bare name such as `serve` would replace another package's command (Ray's) in the same venv.
+    distribution = importlib.metadata.distribution("digit-logistic-serving")
+    scripts = {e.name for e in distribution.entry_points if e.group == "console_scripts"}
+
+    assert scripts == {"digit-serve", "digit-serve-ray", "digit-train-logistic", "digit-train-mnist"}
+
+
+def test_serve_usage_names_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+
+    assert capsys.readouterr().out.startswith("usage: digit-serve ")

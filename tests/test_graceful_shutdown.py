@@ -1,4 +1,4 @@
-"""A real `serve` process stopped with SIGTERM: requests in flight finish, new connections are refused.
+"""A real `digit-serve` process stopped with SIGTERM: requests in flight finish, new connections are refused.
 
 Uploads that announce `Expect: 100-continue` are known to be in flight once uvicorn answers
 `100 Continue` (the app has started reading the body); their bodies are sent only after SIGTERM.
@@ -25,7 +25,7 @@ BOUNDARY = "graceful-shutdown-test"
 
 @pytest.fixture
 def server(serve_env: dict[str, str], tmp_path: Path) -> Iterator[tuple]:
-    """A `serve` process on a free port with the tiny checkpoints; yields (process, port)."""
+    """A `digit-serve` process on a free port with the tiny checkpoints; yields (process, port)."""
     env = {**serve_env, "SERVE_GRACEFUL_TIMEOUT_SECONDS": str(GRACEFUL_TIMEOUT_SECONDS)}
     with serve_process(env, tmp_path / "serve.log") as (process, port):
         yield process, port

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
@@ -51,3 +52,9 @@ def test_ray_serve_replicas_run_the_lifespan(ray_url: str):
     response = httpx.get(f"{ray_url}/health/ready", timeout=30)
     assert response.status_code == 200
     assert response.json()["status"] == "ready"
+
+
+def test_ray_serve_command_stays_rays():
+    # Installing the ray extra beside this project leaves Ray's own `serve` CLI the only one of that name.
+    commands = importlib.metadata.entry_points(group="console_scripts", name="serve")
+    assert [c.value.split(":")[0] for c in commands] == ["ray.serve.scripts"]

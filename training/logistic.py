@@ -29,7 +29,7 @@ from training.common import (
     seed_everything,
 )
 
-PROG = "train-logistic"
+PROG = "digit-train-logistic"
 DEFAULT_OUT = Path("checkpoints/logistic.pt")
 FEATURES = ("x1", "x2")
 LABEL = "y"

@@ -35,7 +35,7 @@ from training.common import (
     set_cpu_threads,
 )
 
-PROG = "train-mnist"
+PROG = "digit-train-mnist"
 DEFAULT_OUT = Path("checkpoints/mnist.pt")
 RAW_FILES = (
     "train-images-idx3-ubyte",

@@ -1,6 +1,6 @@
 """Log lines as readable text or JSON, each stamped with the id of the request it belongs to.
 
-``logging_config`` is a ``logging.config.dictConfig`` dict; ``serve`` hands it to uvicorn, which applies
+``logging_config`` is a ``logging.config.dictConfig`` dict; ``digit-serve`` hands it to uvicorn, which applies
 it in every worker, so uvicorn's own lines (start-up, errors) come out in the same format.
 """
 

@@ -1,7 +1,7 @@
 """Every Prometheus metric the service exports, and the functions that update them.
 
 With several uvicorn workers, each is its own process: prometheus-client's multiprocess mode (turned on by
-``PROMETHEUS_MULTIPROC_DIR``, which ``serve`` sets for workers > 1) keeps values in files there, and
+``PROMETHEUS_MULTIPROC_DIR``, which ``digit-serve`` sets for workers > 1) keeps values in files there, and
 /metrics adds up every worker's. Gauges say how: ``livesum`` adds live workers, ``livemax`` takes the
 largest. Info metrics do not work in that mode, so model info is a gauge with labels, valued 1.
 

@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     api = MnistAPI(api_path="/predict/mnist")
     server = ls.LitServer(api, accelerator="cpu", healthcheck_path="/health/ready")
-    server.run(port=args.port)
+    server.run(port=args.port, generate_client_file=False)  # it would write an unrelated client.py
 
 
 if __name__ == "__main__":

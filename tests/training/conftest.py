@@ -44,7 +44,7 @@ def write_csv(tmp_path):
 
 @pytest.fixture(autouse=True)
 def restore_torch_threads():
-    """train-mnist pins torch's thread count for its process; keep that from leaking into other tests."""
+    """digit-train-mnist pins torch's thread count for its process; keep that from leaking into others."""
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)

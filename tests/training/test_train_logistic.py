@@ -105,19 +105,19 @@ def test_dry_run_without_out_saves_nothing(tmp_path, monkeypatch, capsys):
 def test_csv_malformed_exits_with_one_line_message(write_csv, capsys, text, problem):
     path = write_csv(text)
     stderr = run_failing(["--csv", str(path)], capsys)
-    assert stderr == f"train-logistic: error: {problem.format(path=path)}\n"
+    assert stderr == f"digit-train-logistic: error: {problem.format(path=path)}\n"
 
 
 def test_csv_file_not_found_exits_with_one_line_message(tmp_path, capsys):
     path = tmp_path / "absent.csv"
     stderr = run_failing(["--csv", str(path)], capsys)
-    assert stderr == f"train-logistic: error: {path}: file not found\n"
+    assert stderr == f"digit-train-logistic: error: {path}: file not found\n"
 
 
 def test_csv_val_fraction_out_of_range_exits_with_message(write_csv, capsys):
     path = write_csv("x1,x2,y\n1,2,0\n2,3,1\n")
     stderr = run_failing(["--csv", str(path), "--val-fraction", "1.5"], capsys)
-    assert stderr == "train-logistic: error: --val-fraction must be in [0, 1), got 1.5\n"
+    assert stderr == "digit-train-logistic: error: --val-fraction must be in [0, 1), got 1.5\n"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message for a machine without CUDA")
@@ -125,5 +125,5 @@ def test_device_cuda_without_gpu_exits_with_message(capsys):
     stderr = run_failing(["--device", "cuda", "--dry-run"], capsys)
     assert (
         stderr
-        == "train-logistic: error: --device: device 'cuda' was requested but no CUDA GPU is available\n"
+        == "digit-train-logistic: error: --device: device 'cuda' was requested but no CUDA GPU is available\n"
     )

@@ -70,8 +70,9 @@ def test_mnist_missing_data_names_the_folder_for_the_idx_files(tmp_path, capsys)
     assert exc.value.code == 2
     raw = tmp_path.resolve() / "nowhere" / "MNIST" / "raw"
     assert capsys.readouterr().err == (
-        f"train-mnist: error: MNIST not found in {raw}. Put the four IDX files (train-images-idx3-ubyte, "
-        f"train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte) in {raw}, "
+        f"digit-train-mnist: error: MNIST not found in {raw}. Put the four IDX files "
+        "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+        f"t10k-labels-idx1-ubyte) in {raw}, "
         "or pass --download to fetch them.\n"
     )
 
@@ -81,7 +82,8 @@ def test_mnist_invalid_epochs_exit_with_message(tiny_mnist_root, capsys):
         mnist.main(["--data-root", str(tiny_mnist_root), "--epochs", "0"])
     assert exc.value.code == 2
     assert (
-        capsys.readouterr().err == "train-mnist: error: --epochs and --batch-size must be >= 1 and --lr > 0\n"
+        capsys.readouterr().err
+        == "digit-train-mnist: error: --epochs and --batch-size must be >= 1 and --lr > 0\n"
     )
 
 

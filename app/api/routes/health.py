@@ -12,7 +12,7 @@ router = APIRouter(prefix="/health", tags=["health"])
 
 
 @router.get("/live", summary="Liveness: the process answers", response_model=Liveness)
-async def live() -> Liveness:
+async def liveness() -> Liveness:
     return Liveness()
 
 
@@ -22,7 +22,7 @@ async def live() -> Liveness:
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "Models still loading, or one failed to load."}},
 )
-async def ready(registry: RegistryDep, response: Response) -> Readiness:
+async def readiness(registry: RegistryDep, response: Response) -> Readiness:
     readiness = readiness_of(registry)
     if readiness.status is not ModelState.READY:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

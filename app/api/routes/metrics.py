@@ -15,6 +15,6 @@ router = APIRouter(tags=["observability"])
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-async def metrics() -> Response:
+async def get_metrics() -> Response:
     body, content_type = render()
     return Response(body, media_type=content_type)

@@ -43,6 +43,7 @@ _UPLOAD_BODY = {
         "content": {
             "multipart/form-data": {
                 "schema": {
+                    "title": "DigitUpload",
                     "type": "object",
                     "required": ["file"],
                     "properties": {
@@ -192,6 +193,7 @@ def add_routes(app: FastAPI, dependencies: Sequence[params.Depends]) -> None:
         "/predict/mnist",
         predict_mnist_route,
         **common,
+        name="predict_digits",
         summary="Recognise handwritten digits in uploaded 28x28 images",
         description=(
             "Send one or more image files as multipart parts named `file`. Accepted: "
@@ -210,6 +212,7 @@ def add_routes(app: FastAPI, dependencies: Sequence[params.Depends]) -> None:
         "/predict/mnist/pixels",
         predict_mnist_pixels_route,
         **common,
+        name="predict_digit_pixels",
         summary="Recognise digits given as raw pixel arrays",
         description="Pixels are 0..255, white digit on black, as 28 rows of 28 or 784 values row by row.",
         response_model=DigitResponse,
