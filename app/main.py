@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app.api.openapi import operation_id, use_component_schemas
-from app.api.routes import admin, health, metrics, models, page, predict, v2
+from app.api.routes import admin, docs, health, metrics, models, page, predict, v2
 from app.batching import Runner, make_runner, running
 from app.errors import install_error_handlers
 from app.inference import predict_digits, predict_logistic
@@ -37,7 +37,6 @@ Predictions from two classic PyTorch models:
 
 [Draw a digit](/) on the service's own page and watch the prediction as you draw.
 """
-
 
 
 def model_specs(settings: Settings) -> list[ModelSpec]:
@@ -93,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # /models/ is not /models: a redirect would be built from the client's Host header, and an API
         # client follows it with a second request anyway.
         redirect_slashes=False,
+        redoc_url=None,  # app/api/routes/docs.py serves ReDoc, without the logo fastapi-offline's fetches
     )
     use_component_schemas(app)
     app.state.settings = settings
@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     predict.add_routes(app, dependencies=key_guard)
     app.include_router(models.router, dependencies=key_guard)
     app.include_router(v2.model_router, dependencies=key_guard)
-    for module in (health, page, v2):
+    for module in (health, page, docs, v2):
         app.include_router(module.router)
     app.include_router(admin.router)  # wants the key always, and is off without one
     # Scrapers often cannot send a key, so /metrics wants one only with SERVE_METRICS_REQUIRE_KEY.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -10,6 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# Run as a make of its own, not a sub-make of `make test` (whose flags and directory lines would leak in).
+ENV = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
 
 
 def install_commands(venv: Path, *variables: str) -> list[str]:
@@ -17,6 +20,7 @@ def install_commands(venv: Path, *variables: str) -> list[str]:
     result = subprocess.run(
         ["make", "--dry-run", "--always-make", "install", f"VENV={venv}", *variables],
         cwd=ROOT,
+        env=ENV,
         capture_output=True,
         text=True,
         check=True,
@@ -71,6 +75,7 @@ def test_install_refuses_an_unknown_torch_build(tmp_path: Path, build: str) -> N
     result = subprocess.run(
         ["make", "--dry-run", "install", f"VENV={tmp_path}", f"TORCH={build}"],
         cwd=ROOT,
+        env=ENV,
         capture_output=True,
         text=True,
     )

@@ -55,3 +55,12 @@ def test_openapi_response_examples_match_their_schema(client, model):
     schema = client.get("/openapi.json").json()["components"]["schemas"][model]
     for example in schema["examples"]:
         getattr(predict, model).model_validate(example)
+
+
+def test_redoc_bundle_leaves_out_the_cdn_logo(client):
+    response = client.get("/redoc/redoc.standalone.js")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert "cdn.redoc.ly" not in response.text
+    assert len(response.content) > 500_000  # the whole bundle, not a stand-in
