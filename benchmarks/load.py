@@ -1,6 +1,6 @@
 """Load test: wrk at concurrency 64 against /predict/mnist (one PNG) and /predict/logistic.
 
-Starts the production path itself (``serve``'s run_server: 2 uvicorn workers, metrics in multiprocess
+Starts the production path itself (``digit-serve``'s run_server: 2 uvicorn workers, metrics in multiprocess
 mode, JSON request logs) on tiny random-weight checkpoints, then prints per endpoint: requests/s,
 p50/p99 latency and errors (non-2xx answers plus socket errors; both must be 0).
 

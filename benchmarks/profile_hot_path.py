@@ -3,8 +3,8 @@
     python -m benchmarks.profile_hot_path [mnist|logistic] [--requests 3000] [--app ours|naive]
 
 Prints the CPU time per request and cProfile's top functions by cumulative time, so what each feature costs
-per request shows without the noise of a load test. Ours logs each request as ``serve`` does (to the null
-device); the naive peer's log line is uvicorn's, outside the app, so it is not counted here.
+per request shows without the noise of a load test. Ours logs each request as ``digit-serve`` does (to the
+null device); the naive peer's log line is uvicorn's, outside the app, so it is not counted here.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ async def _run(app_name: str, job: str, count: int, profile: bool) -> None:
 
 
 def _log_like_serve() -> None:
-    """The request log as ``serve`` configures it, written to the null device: its cost is part of ours."""
+    """The request log as ``digit-serve`` sets it up, written to the null device: its cost is part of ours."""
     from app.observability.logs import logging_config
     from app.settings import get_settings
 

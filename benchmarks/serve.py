@@ -6,10 +6,10 @@ Starts each server on loopback (one uvicorn worker each), loads it with wrk (ben
 prints req/s, p50/p90/p99 and the CPU cores the server's processes used, then the ratios the targets are
 stated in. Servers, all on the same checkpoints and the same 28x28 PNG:
 
-* ours            ``serve`` with every production feature on (validation, metrics, request logs);
+* ours            ``digit-serve`` with every production feature on (validation, metrics, request logs);
 * naive           benchmarks/peers/naive_server.py (UploadFile -> PIL -> /255 -> Linear -> softmax);
 * litserve        benchmarks/peers/litserve_server.py, default settings (skipped if litserve is absent);
-* ours+batching   ``serve`` with SERVE_BATCHING=true, at the highest concurrency only.
+* ours+batching   ``digit-serve`` with SERVE_BATCHING=true, at the highest concurrency only.
 
 The machine may be shared, so only ratios measured side by side in one run mean anything. Every server
 runs for the whole benchmark (idle, each takes under 1 % of a core), and each cell (job, concurrency) is

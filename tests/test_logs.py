@@ -48,7 +48,7 @@ def test_escape_controls_writes_every_control_character_as_an_escape():
 
 
 def test_json_log_warnings_come_out_as_json():
-    # A process of its own: the service's logging set up as `serve` does, then a warning as torch gives.
+    # A process of its own: the service's logging set up as `digit-serve` does, then a warning as torch gives.
     script = (
         "import logging.config, warnings;"
         "from app.settings import Settings;"
