@@ -1,7 +1,7 @@
 """Running predictions: directly, or micro-batched so concurrent requests share one forward pass.
 
-A route awaits ``runner(checkpoint, inputs)`` and gets one result per input row, whichever runner it is.
-``DirectRunner`` calls the inference function inline: the model ops take microseconds, so a thread hop
+The data plane awaits ``runner(servable, batch)`` and gets one result per input row, whichever runner it
+is. ``DirectRunner`` calls ``servable.infer`` inline: the model ops take microseconds, so a thread hop
 would cost more than it saves. ``MicroBatcher`` queues the inputs with a future, and one collector task
 per model takes up to ``max_size`` rows (or whatever arrived within ``max_wait_ms``), runs them as one
 batch and hands each request its own rows back.
@@ -12,18 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from models import Checkpoint
+if TYPE_CHECKING:
+    from app.core.servables import Servable
 
 log = logging.getLogger(__name__)
-
-# An app/inference.py function: (checkpoint, N input rows) -> columns of N results each.
-InferenceFn = Callable[[Checkpoint, Any], tuple[list, ...]]
 
 
 def _rows(columns: tuple[list, ...], start: int, stop: int) -> tuple[list, ...]:
@@ -40,13 +38,10 @@ def _concat(parts: Sequence[Any]) -> Any:
 class DirectRunner:
     """No batching: each request runs its own forward pass, inline on the event loop."""
 
-    def __init__(self, infer: InferenceFn) -> None:
-        self.infer = infer
+    async def __call__(self, servable: Servable, inputs: Any) -> tuple[list, ...]:
+        return servable.infer(inputs)
 
-    async def __call__(self, checkpoint: Checkpoint, inputs: Any) -> tuple[list, ...]:
-        return self.infer(checkpoint, inputs)
-
-    async def start(self) -> None:
+    def start(self) -> None:
         pass
 
     async def stop(self) -> None:
@@ -55,7 +50,7 @@ class DirectRunner:
 
 @dataclass
 class _Pending:
-    checkpoint: Checkpoint
+    servable: Servable
     inputs: Any
     future: asyncio.Future = field(repr=False)
 
@@ -67,25 +62,26 @@ class _Pending:
 class MicroBatcher:
     """Collects concurrent requests for one model into batches of at most ``max_size`` rows.
 
-    A request larger than ``max_size`` runs alone. Requests served by different checkpoints (a swap in
-    between) never share a batch. If a shared batch fails, each request reruns on its own, so an error
+    A request larger than ``max_size`` runs alone. Requests served by different servables (versions, or a
+    swap in between) never share a batch. If a shared batch fails, each request reruns on its own, so an error
     reaches only the request that caused it.
     """
 
-    def __init__(self, infer: InferenceFn, *, max_size: int, max_wait_ms: float) -> None:
-        self.infer, self.max_size, self.max_wait_s = infer, max_size, max_wait_ms / 1000
+    def __init__(self, *, max_size: int, max_wait_ms: float) -> None:
+        self.max_size, self.max_wait_s = max_size, max_wait_ms / 1000
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._collector: asyncio.Task | None = None
         self._carry: _Pending | None = None  # taken from the queue but did not fit the last batch
 
-    async def __call__(self, checkpoint: Checkpoint, inputs: Any) -> tuple[list, ...]:
+    async def __call__(self, servable: Servable, inputs: Any) -> tuple[list, ...]:
         if self._collector is None:
             raise RuntimeError("the batcher is not running; start() it in the app's lifespan")
         future = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(checkpoint, inputs, future))
+        self._queue.put_nowait(_Pending(servable, inputs, future))
         return await future
 
-    async def start(self) -> None:
+    def start(self) -> None:
+        """Start collecting; called on the event loop."""
         self._collector = asyncio.create_task(self._collect_forever(), name="micro-batcher")
 
     async def stop(self) -> None:
@@ -124,7 +120,7 @@ class MicroBatcher:
                     pending = self._queue.get_nowait()
             except asyncio.TimeoutError:
                 break
-            if pending.checkpoint is not first.checkpoint or rows + pending.size > self.max_size:
+            if pending.servable is not first.servable or rows + pending.size > self.max_size:
                 self._carry = pending
                 break
             batch.append(pending)
@@ -136,13 +132,13 @@ class MicroBatcher:
         if not live:
             return
         try:
-            columns = self.infer(live[0].checkpoint, _concat([p.inputs for p in live]))
+            columns = live[0].servable.infer(_concat([p.inputs for p in live]))
         except Exception as exc:
             if len(live) == 1:
                 live[0].future.set_exception(exc)
                 return
             for pending in live:  # find the culprit: each request alone, each gets its own outcome
-                _settle(pending, self.infer)
+                _settle(pending)
             return
         start = 0
         for pending in live:
@@ -150,9 +146,9 @@ class MicroBatcher:
             start += pending.size
 
 
-def _settle(pending: _Pending, infer: InferenceFn) -> None:
+def _settle(pending: _Pending) -> None:
     try:
-        pending.future.set_result(infer(pending.checkpoint, pending.inputs))
+        pending.future.set_result(pending.servable.infer(pending.inputs))
     except Exception as exc:
         pending.future.set_exception(exc)
 
@@ -160,17 +156,7 @@ def _settle(pending: _Pending, infer: InferenceFn) -> None:
 Runner = DirectRunner | MicroBatcher
 
 
-def make_runner(infer: InferenceFn, *, batching: bool, max_size: int, max_wait_ms: float) -> Runner:
+def make_runner(*, batching: bool, max_size: int, max_wait_ms: float) -> Runner:
     if batching:
-        return MicroBatcher(infer, max_size=max_size, max_wait_ms=max_wait_ms)
-    return DirectRunner(infer)
-
-
-@contextlib.asynccontextmanager
-async def running(runners: dict[str, Runner]) -> AsyncIterator[None]:
-    """Start every runner, and stop them all however the block ends."""
-    async with contextlib.AsyncExitStack() as stack:
-        for runner in runners.values():
-            await runner.start()
-            stack.push_async_callback(runner.stop)
-        yield
+        return MicroBatcher(max_size=max_size, max_wait_ms=max_wait_ms)
+    return DirectRunner()

@@ -10,48 +10,73 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.registry import ModelUnavailableError, UnknownModelError
+from app.core.errors import (
+    ConflictError,
+    ErrorKind,
+    ForbiddenError,
+    InvalidContentError,
+    MalformedRequestError,
+    ModelUnavailableError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServingError,
+    UnknownModelError,
+    UnknownVersionError,
+    UnsupportedMediaTypeError,
+    check_batch_size,
+)
 from models import CheckpointError, InvalidInputError
 
+# The error classes live in the protocol-neutral core; the API layer names them as it always has.
+ClientError = ServingError
+__all__ = [
+    "ClientError",
+    "ConflictError",
+    "ForbiddenError",
+    "InvalidContentError",
+    "MalformedRequestError",
+    "ModelUnavailableError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "UnknownModelError",
+    "UnknownVersionError",
+    "UnsupportedMediaTypeError",
+    "check_batch_size",
+    "status_code_for",
+]
 
-class ClientError(Exception):
-    """A request the service refuses; ``status_code`` says why in HTTP terms."""
+# The one map from error kinds to HTTP statuses, for /predict's {"detail": ...} and OIP's {"error": ...}.
+HTTP_STATUS: dict[ErrorKind, int] = {
+    ErrorKind.INVALID_INPUT: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    ErrorKind.MALFORMED: status.HTTP_400_BAD_REQUEST,
+    ErrorKind.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    ErrorKind.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+    ErrorKind.TOO_LARGE: status.HTTP_413_CONTENT_TOO_LARGE,
+    ErrorKind.UNSUPPORTED: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    ErrorKind.FORBIDDEN: status.HTTP_403_FORBIDDEN,
+    ErrorKind.CONFLICT: status.HTTP_409_CONFLICT,
+}
+# The protocol has no 422: content a model cannot use is a 400 Bad Request there.
+OIP_STATUS: dict[ErrorKind, int] = {**HTTP_STATUS, ErrorKind.INVALID_INPUT: status.HTTP_400_BAD_REQUEST}
 
-    status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-
-class InvalidContentError(ClientError):
-    """Well-formed HTTP whose content cannot be used: not an image, wrong size, truncated."""
-
-
-class MalformedRequestError(ClientError):
-    """The request itself is broken: no multipart boundary, not JSON, a missing part."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-
-
-class ForbiddenError(ClientError):
-    """A request the service understands but will not carry out, such as a path outside its folder."""
-
-    status_code = status.HTTP_403_FORBIDDEN
+# Errors raised by models/ (pure torch, no kinds of their own) and the kind each one is.
+_KIND_OF: dict[type[Exception], ErrorKind] = {
+    InvalidInputError: ErrorKind.INVALID_INPUT,
+    CheckpointError: ErrorKind.INVALID_INPUT,
+}
 
 
-class NotFoundError(ClientError):
-    """Something the request names that does not exist here, such as a model version."""
-
-    status_code = status.HTTP_404_NOT_FOUND
-
-
-class PayloadTooLargeError(ClientError):
-    status_code = status.HTTP_413_CONTENT_TOO_LARGE
+def error_kind(exc: Exception) -> ErrorKind | None:
+    """The kind of an error a client can cause; None for anything else (a bug)."""
+    if isinstance(exc, ServingError):
+        return exc.kind
+    return next((kind for cls, kind in _KIND_OF.items() if isinstance(exc, cls)), None)
 
 
-class UnsupportedMediaTypeError(ClientError):
-    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+def status_code_for(exc: Exception, statuses: dict[ErrorKind, int] = HTTP_STATUS) -> int | None:
+    """The HTTP status of an error a client can cause (OIP's with ``OIP_STATUS``); None for a bug."""
+    kind = error_kind(exc)
+    return statuses[kind] if kind is not None else None
 
 
 # A JSON body that never reached validation, worded one way whether FastAPI or app/api/json_body.py read it.
@@ -69,44 +94,18 @@ def not_a_json_body(content_type: str | None) -> UnsupportedMediaTypeError:
     )
 
 
-def check_batch_size(count: int, limit: int) -> None:
-    """Every API's batch limit (SERVE_MAX_BATCH_SIZE), refused with one message."""
-    if count > limit:
-        raise PayloadTooLargeError(f"batch of {count} instances exceeds the limit of {limit}")
-
-
-# Errors raised below the HTTP layer, by models/ and the registry, and the status each one means.
-_STATUS_OF: dict[type[Exception], int] = {
-    InvalidInputError: status.HTTP_422_UNPROCESSABLE_CONTENT,
-    UnknownModelError: status.HTTP_404_NOT_FOUND,
-    ModelUnavailableError: status.HTTP_503_SERVICE_UNAVAILABLE,
-    CheckpointError: status.HTTP_422_UNPROCESSABLE_CONTENT,
-}
-
-
-def status_code_for(exc: Exception) -> int | None:
-    """The HTTP status of an error a client can cause; None for anything else (a bug)."""
-    if isinstance(exc, ClientError):
-        return exc.status_code
-    return next((code for cls, code in _STATUS_OF.items() if isinstance(exc, cls)), None)
-
-
 def _detail(status_code: int, detail: object) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status_code)
 
 
-async def _client_error(_: Request, exc: ClientError) -> JSONResponse:
-    return _detail(exc.status_code, exc.detail)
-
-
-async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+async def _known_error(_: Request, exc: Exception) -> JSONResponse:
     return _detail(status_code_for(exc), str(exc))
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     if unreadable := _unreadable_body(request, exc, errors):
-        return _detail(unreadable.status_code, unreadable.detail)
+        return _detail(status_code_for(unreadable), unreadable.detail)
     # FastAPI's list of problems, minus the echoed input: a 784-pixel body should not come back at the client.
     problems = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in errors]
     return _detail(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
@@ -127,8 +126,7 @@ def _unreadable_body(request: Request, exc: RequestValidationError, errors: list
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ClientError, _client_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for cls in _STATUS_OF:
-        app.add_exception_handler(cls, _domain_error)
+    for cls in (ServingError, *_KIND_OF):
+        app.add_exception_handler(cls, _known_error)
     # Anything else is a bug: ObservabilityMiddleware answers it with a logged 500 (see there why not here).

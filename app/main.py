@@ -5,23 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app.api.openapi import operation_id, use_component_schemas
 from app.api.routes import admin, docs, health, metrics, models, page, predict, v2
-from app.batching import Runner, make_runner, running
+from app.core.control import ModelControl, ModelSpec
+from app.core.dataplane import DataPlane, RunnerOptions
+from app.core.repository import ModelRepository
 from app.errors import install_error_handlers
-from app.inference import predict_digits, predict_logistic
 from app.observability.body_limit import BodyLimitMiddleware
 from app.observability.hosts import TrustedHostMiddleware
 from app.observability.logs import route_warnings_to_logging
 from app.observability.metrics import worker_metrics
 from app.observability.middleware import ObservabilityMiddleware
-from app.observability.tracing import TELEMETRY_OFF, TELEMETRY_ON, TracedModelRegistry
-from app.registry import ModelRegistry, ModelSpec
+from app.observability.tracing import TELEMETRY_OFF, TELEMETRY_ON, TracedModelRepository
 from app.security import RequireApiKey
 from app.settings import Settings, get_settings
 from models import LogisticRegression, SoftmaxRegression, resolve_device
@@ -45,38 +44,36 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
             name="logistic",
             architecture=LogisticRegression.architecture,
             checkpoint_path=settings.logistic_checkpoint,
-            description="Binary logistic regression on 2 features (x1, x2): P(y=1) and a label.",
         ),
         ModelSpec(
             name="mnist",
             architecture=SoftmaxRegression.architecture,
             checkpoint_path=settings.mnist_checkpoint,
-            description="Softmax regression on 28x28 MNIST digits: the digit and its ten probabilities.",
         ),
     ]
 
 
-def model_runners(settings: Settings) -> dict[str, Runner]:
-    """How each model's predictions run: inline, or micro-batched when SERVE_BATCHING is on."""
-    options = {
-        "batching": settings.batching,
-        "max_size": settings.batch_max_size,
-        "max_wait_ms": settings.batch_max_wait_ms,
-    }
-    return {
-        # The runner serves /predict/logistic, whose schema (finite numbers) has refused NaN and inf already.
-        "logistic": make_runner(partial(predict_logistic, known_finite=True), **options),
-        "mnist": make_runner(predict_digits, **options),
-    }
+def make_dataplane(settings: Settings) -> DataPlane:
+    """The data plane every front end calls; predictions inline, or micro-batched with SERVE_BATCHING."""
+    runners = RunnerOptions(
+        batching=settings.batching, max_size=settings.batch_max_size, max_wait_ms=settings.batch_max_wait_ms
+    )
+    # With OpenTelemetry on, every hand-out of a model names it on the request's span.
+    repository = TracedModelRepository() if settings.opentelemetry else ModelRepository()
+    return DataPlane(repository, max_batch_size=settings.max_batch_size, runners=runners)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     device = resolve_device(settings.device)  # cuda without a GPU stops start-up here, with the reason
-    app.state.registry.load_all(device)
-    async with running(app.state.runners), worker_metrics():
-        yield
+    app.state.control.load_all(device)
+    app.state.dataplane.start()
+    try:
+        async with worker_metrics():
+            yield
+    finally:
+        await app.state.dataplane.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -96,9 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     use_component_schemas(app)
     app.state.settings = settings
-    registry_class = TracedModelRegistry if settings.opentelemetry else ModelRegistry
-    app.state.registry = registry_class(model_specs(settings))
-    app.state.runners = model_runners(settings)
+    app.state.dataplane = make_dataplane(settings)
+    app.state.control = ModelControl(app.state.dataplane, model_specs(settings))
     install_error_handlers(app)
     # Whatever serves or describes a model wants the API key when one is set; probes and docs stay open.
     # With no key configured the check is left off entirely (and the docs advertise no scheme): a

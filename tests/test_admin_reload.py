@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 import models
+from app.core import control
 from app.main import create_app
 from app.settings import Settings
 
@@ -181,19 +182,18 @@ def test_reload_truncated_checkpoint_is_422(admin, reload_dir):
 
 
 def test_concurrent_reloads_load_one_at_a_time(admin, monkeypatch):
-    registry = admin.app.state.registry
-    load_checkpoint, active, most_active = registry.load_checkpoint, [0], [0]
+    load_servable, active, most_active = control.load_servable, [0], [0]
 
-    def slow_counted_load(name, path=None):
+    def slow_counted_load(*args):
         active[0] += 1
         most_active[0] = max(most_active[0], active[0])
         time.sleep(0.05)  # a window for another reload to enter, were it not serialised
         try:
-            return load_checkpoint(name, path)
+            return load_servable(*args)
         finally:
             active[0] -= 1
 
-    monkeypatch.setattr(registry, "load_checkpoint", slow_counted_load)
+    monkeypatch.setattr(control, "load_servable", slow_counted_load)
     with ThreadPoolExecutor(3) as pool:
         names = ["logistic-v2.pt", "logistic-v1.pt", "logistic-v2.pt"]
         responses = list(pool.map(lambda n: admin.post(RELOAD, json={"path": n}, headers=AUTH), names))

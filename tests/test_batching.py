@@ -11,13 +11,13 @@ from fastapi.testclient import TestClient
 
 import models
 from app.batching import MicroBatcher
-from app.inference import predict_digits, predict_logistic
+from app.core.servables import Servable, servable_for
 from app.main import create_app
 from app.settings import Settings
 
 
-def _checkpoint(model: torch.nn.Module) -> models.Checkpoint:
-    return models.Checkpoint(
+def _servable(model: torch.nn.Module) -> Servable:
+    checkpoint = models.Checkpoint(
         path="memory",
         architecture=model.architecture,
         version="1",
@@ -26,35 +26,37 @@ def _checkpoint(model: torch.nn.Module) -> models.Checkpoint:
         sha256="",
         size_bytes=0,
     )
+    return servable_for("m", "1", checkpoint)
 
 
-class _CountingInference:
-    """Wraps an app/inference.py function and records the size of every batch it ran."""
+def _counting(servable: Servable) -> list[int]:
+    """Record the size of every batch ``servable`` runs, in the list returned."""
+    infer, sizes = servable.infer, []
 
-    def __init__(self, infer):
-        self.infer, self.sizes = infer, []
+    def counted(batch):
+        sizes.append(len(batch))
+        return infer(batch)
 
-    def __call__(self, checkpoint, inputs):
-        self.sizes.append(len(inputs))
-        return self.infer(checkpoint, inputs)
+    servable.infer = counted
+    return sizes
 
 
-async def _submit_all(batcher: MicroBatcher, checkpoint, inputs: list) -> list:
-    await batcher.start()
+async def _submit_all(batcher: MicroBatcher, servable, inputs: list) -> list:
+    batcher.start()
     try:
-        return await asyncio.gather(*(batcher(checkpoint, x) for x in inputs), return_exceptions=True)
+        return await asyncio.gather(*(batcher(servable, x) for x in inputs), return_exceptions=True)
     finally:
         await batcher.stop()
 
 
 def test_micro_batcher_digits_equal_unbatched_results():
-    checkpoint = _checkpoint(make_softmax())
+    servable = _servable(make_softmax())
     images = [torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8) for n in (1, 3, 1, 2, 1)]
-    infer = _CountingInference(predict_digits)
-    batched = asyncio.run(_submit_all(MicroBatcher(infer, max_size=64, max_wait_ms=50), checkpoint, images))
-    assert infer.sizes == [8]
+    sizes = _counting(servable)
+    batched = asyncio.run(_submit_all(MicroBatcher(max_size=64, max_wait_ms=50), servable, images))
+    assert sizes == [8]
     for (digits, probabilities), one in zip(batched, images, strict=True):
-        expected_digits, expected_probabilities = predict_digits(checkpoint, one)
+        expected_digits, expected_probabilities = servable.infer(one)
         assert digits == expected_digits
         torch.testing.assert_close(
             torch.tensor(probabilities), torch.tensor(expected_probabilities), rtol=1e-6, atol=1e-7
@@ -62,40 +64,36 @@ def test_micro_batcher_digits_equal_unbatched_results():
 
 
 def test_micro_batcher_logistic_equals_unbatched_results():
-    checkpoint = _checkpoint(make_logistic())
-    rows = [[[4.0, 3.0]], [[1.0, 2.0], [5.0, 3.0]], [[0.5, 9.0]]]
-    batched = asyncio.run(
-        _submit_all(MicroBatcher(predict_logistic, max_size=8, max_wait_ms=50), checkpoint, rows)
-    )
+    servable = _servable(make_logistic())
+    rows = [servable.prepare(r) for r in ([[4.0, 3.0]], [[1.0, 2.0], [5.0, 3.0]], [[0.5, 9.0]])]
+    batched = asyncio.run(_submit_all(MicroBatcher(max_size=8, max_wait_ms=50), servable, rows))
     for (probabilities, labels), one in zip(batched, rows, strict=True):
-        expected_probabilities, expected_labels = predict_logistic(checkpoint, one)
+        expected_probabilities, expected_labels = servable.infer(one)
         assert labels == expected_labels
         assert probabilities == pytest.approx(expected_probabilities, rel=1e-6)
 
 
 def test_micro_batcher_never_exceeds_max_size():
-    checkpoint = _checkpoint(make_softmax())
-    infer = _CountingInference(predict_digits)
+    servable = _servable(make_softmax())
+    sizes = _counting(servable)
     images = [torch.zeros(1, 28, 28, dtype=torch.uint8)] * 10
-    asyncio.run(_submit_all(MicroBatcher(infer, max_size=4, max_wait_ms=50), checkpoint, images))
-    assert infer.sizes == [4, 4, 2]
+    asyncio.run(_submit_all(MicroBatcher(max_size=4, max_wait_ms=50), servable, images))
+    assert sizes == [4, 4, 2]
 
 
 def test_micro_batcher_error_reaches_only_its_request():
-    checkpoint = _checkpoint(make_softmax())
+    servable = _servable(make_softmax())
     good, bad = torch.zeros(1, 28, 28, dtype=torch.uint8), torch.zeros(1, 27, 27, dtype=torch.uint8)
-    results = asyncio.run(
-        _submit_all(MicroBatcher(predict_digits, max_size=64, max_wait_ms=50), checkpoint, [good, bad, good])
-    )
+    results = asyncio.run(_submit_all(MicroBatcher(max_size=64, max_wait_ms=50), servable, [good, bad, good]))
     assert isinstance(results[1], models.InvalidInputError)
     assert str(results[1]) == "expected a batch of 28x28 = 784 pixel images, got shape [1, 27, 27]"
-    assert results[0] == results[2] == predict_digits(checkpoint, good)
+    assert results[0] == results[2] == servable.infer(good)
 
 
 def test_micro_batcher_not_started_refuses():
-    batcher = MicroBatcher(predict_digits, max_size=4, max_wait_ms=1)
+    batcher = MicroBatcher(max_size=4, max_wait_ms=1)
     with pytest.raises(RuntimeError, match="the batcher is not running"):
-        asyncio.run(batcher(_checkpoint(make_softmax()), torch.zeros(1, 784)))
+        asyncio.run(batcher(_servable(make_softmax()), torch.zeros(1, 784)))
 
 
 def test_predict_mnist_batching_on_matches_off(settings: Settings, png_digit):
@@ -111,10 +109,8 @@ def test_predict_mnist_batching_on_matches_off(settings: Settings, png_digit):
 
 
 def test_micro_batcher_logistic_huge_finite_features_give_probabilities():
-    checkpoint = _checkpoint(make_logistic())
-    rows = [[[1e300, -1e300]], [[-3e38, 3e38], [1.0, 2.0]]]
-    batched = asyncio.run(
-        _submit_all(MicroBatcher(predict_logistic, max_size=8, max_wait_ms=50), checkpoint, rows)
-    )
+    servable = _servable(make_logistic())
+    rows = [servable.prepare(r) for r in ([[1e300, -1e300]], [[-3e38, 3e38], [1.0, 2.0]])]
+    batched = asyncio.run(_submit_all(MicroBatcher(max_size=8, max_wait_ms=50), servable, rows))
     assert [probabilities[0] for probabilities, _ in batched] == [1.0, 0.0]
-    assert batched[1][0][1] == predict_logistic(checkpoint, [[1.0, 2.0]])[0][0]
+    assert batched[1][0][1] == servable.infer(servable.prepare([[1.0, 2.0]]))[0][0]

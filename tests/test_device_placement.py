@@ -7,13 +7,13 @@ import torch
 from conftest import make_logistic, make_softmax
 
 import models
-from app.inference import predict_digits, predict_logistic
+from app.core.servables import Servable, servable_for
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 
 
-def _on(device: str, model: torch.nn.Module) -> models.Checkpoint:
-    return models.Checkpoint(
+def _on(device: str, model: torch.nn.Module) -> Servable:
+    checkpoint = models.Checkpoint(
         path="memory",
         architecture=model.architecture,
         version="1",
@@ -22,12 +22,11 @@ def _on(device: str, model: torch.nn.Module) -> models.Checkpoint:
         sha256="",
         size_bytes=0,
     )
+    return servable_for("m", "1", checkpoint)
 
 
 def test_predict_digits_on_cpu_returns_host_values():
-    digits, probabilities = predict_digits(
-        _on("cpu", make_softmax()), torch.zeros(2, 28, 28, dtype=torch.uint8)
-    )
+    digits, probabilities = _on("cpu", make_softmax()).infer(torch.zeros(2, 28, 28, dtype=torch.uint8))
     assert len(digits) == 2
     assert all(isinstance(d, int) for d in digits)
     assert sum(probabilities[0]) == pytest.approx(1.0, abs=1e-5)
@@ -55,13 +54,13 @@ def test_cuda_forward_makes_no_host_sync_and_matches_cpu():
         torch.cuda.set_sync_debug_mode("default")
     assert probabilities.device.type == "cuda"
     torch.testing.assert_close(probabilities.cpu(), cpu.model.predict_proba(pixels), rtol=1e-5, atol=1e-6)
-    assert predict_digits(cuda, pixels)[0] == predict_digits(cpu, pixels)[0]
+    assert cuda.infer(pixels)[0] == cpu.infer(pixels)[0]
 
 
 @pytest.mark.cuda
 @needs_cuda
 def test_cuda_logistic_matches_cpu():
-    rows = [[4.0, 3.0], [1.0, 2.0]]
-    cuda = predict_logistic(_on("cuda", make_logistic()), rows)
-    assert cuda[1] == predict_logistic(_on("cpu", make_logistic()), rows)[1]
-    assert cuda[0] == pytest.approx(predict_logistic(_on("cpu", make_logistic()), rows)[0], rel=1e-5)
+    rows = torch.tensor([[4.0, 3.0], [1.0, 2.0]])
+    cuda, cpu = _on("cuda", make_logistic()).infer(rows), _on("cpu", make_logistic()).infer(rows)
+    assert cuda[1] == cpu[1]
+    assert cuda[0] == pytest.approx(cpu[0], rel=1e-5)

@@ -17,6 +17,7 @@ import contextlib
 import os
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -29,7 +30,8 @@ from prometheus_client import (
     multiprocess,
 )
 
-from models import Checkpoint
+if TYPE_CHECKING:
+    from app.core.servables import Servable
 
 # Requests here take from a tenth of a millisecond (JSON) to tens of milliseconds (a batch of images).
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -48,24 +50,31 @@ HTTP_REQUEST_SECONDS = Histogram(
 HTTP_IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being handled now.", multiprocess_mode="livesum")
 INFERENCE_SECONDS = Histogram(
     "model_inference_duration_seconds",
-    "Time spent in the model's forward pass, per request, by model.",
-    ["model"],
+    "Time spent in the model's forward pass, per request, by model and version.",
+    ["model", "version"],
     buckets=_LATENCY_BUCKETS,
 )
 PREDICTIONS = Counter(
-    "model_predictions_total", "Predictions made, by model and predicted class.", ["model", "label"]
+    "model_predictions_total",
+    "Predictions made, by model, version and predicted class.",
+    ["model", "version", "label"],
 )
 MODEL_LOAD_SECONDS = Gauge(
     "model_load_duration_seconds",
-    "Time the serving checkpoint took to load, by model.",
-    ["model"],
+    "Time the serving checkpoint of each model version took to load.",
+    ["model", "version"],
     multiprocess_mode="livemax",
 )
 MODEL_INFO = Gauge(
     "model_info",
-    "1 for the checkpoint each model serves now (0 for one it served before a reload).",
+    "1 for each model version serving now (0 for one that served before and was unloaded or replaced).",
     ["model", "version", "device"],
     multiprocess_mode="livemax",
+)
+MODEL_LOAD_FAILURES = Counter(
+    "model_load_failures_total",
+    "Checkpoint files refused (unreadable, corrupt, wrong shapes, NaN weights, ...), by model and version.",
+    ["model", "version"],
 )
 
 
@@ -101,7 +110,7 @@ class GaugeTally:
 
 REQUESTS_IN_FLIGHT = GaugeTally(HTTP_IN_FLIGHT)
 REQUEST_COUNTS = CounterTally(HTTP_REQUESTS)  # by (method, route, status)
-PREDICTION_COUNTS = CounterTally(PREDICTIONS)  # by (model, label)
+PREDICTION_COUNTS = CounterTally(PREDICTIONS)  # by (model, version, label)
 
 
 def publish_tallies() -> None:
@@ -116,16 +125,22 @@ async def _publish_tallies_every(seconds: float) -> None:
         publish_tallies()
 
 
-def record_model_loaded(
-    name: str, checkpoint: Checkpoint, previous: Checkpoint | None, load_seconds: float | None
-) -> None:
-    """Point the model's info and load time at ``checkpoint``, in place of ``previous``; on every (re)load."""
-    current = (checkpoint.version, str(checkpoint.device))
-    if previous is not None and (previous.version, str(previous.device)) != current:
-        MODEL_INFO.labels(name, previous.version, str(previous.device)).set(0)
-    MODEL_INFO.labels(name, *current).set(1)
+def record_loaded(servable: Servable, previous: Servable | None, load_seconds: float | None) -> None:
+    """``servable`` serves its model version now, in place of ``previous`` (a reload of that version)."""
+    current = (servable.name, servable.version, str(servable.checkpoint.device))
+    if previous is not None:
+        record_unloaded(previous)
+    MODEL_INFO.labels(*current).set(1)
     if load_seconds is not None:
-        MODEL_LOAD_SECONDS.labels(name).set(load_seconds)
+        MODEL_LOAD_SECONDS.labels(servable.name, servable.version).set(load_seconds)
+
+
+def record_unloaded(servable: Servable) -> None:
+    MODEL_INFO.labels(servable.name, servable.version, str(servable.checkpoint.device)).set(0)
+
+
+def record_load_failed(name: str, version: str) -> None:
+    MODEL_LOAD_FAILURES.labels(name, version).inc()
 
 
 def multiprocess_dir() -> str | None:

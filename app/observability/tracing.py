@@ -10,8 +10,8 @@ from __future__ import annotations
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
 
-from app.registry import ModelRegistry
-from models import Checkpoint
+from app.core.repository import ModelRepository
+from app.core.servables import Servable
 
 # Off: none of FastAPI's three signals, so it skips its telemetry after one check per request.
 TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
@@ -20,10 +20,10 @@ TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": Fa
 TELEMETRY_ON: TelemetryConfig = {"operation_spans": False}
 
 
-class TracedModelRegistry(ModelRegistry):
-    """A registry whose every hand-out of a model names it on the current request's span."""
+class TracedModelRepository(ModelRepository):
+    """A repository whose every hand-out of a model names it on the current request's span."""
 
-    def get(self, name: str) -> Checkpoint:
-        checkpoint = super().get(name)
-        trace.get_current_span().set_attributes({"model.name": name, "model.version": checkpoint.version})
-        return checkpoint
+    def servable(self, name: str, version: str | None = None) -> Servable:
+        servable = super().servable(name, version)
+        trace.get_current_span().set_attributes({"model.name": name, "model.version": servable.version})
+        return servable

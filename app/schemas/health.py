@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from app.registry import ModelState
+from app.core.repository import ModelState
 
 
 class Liveness(BaseModel):
@@ -32,8 +32,8 @@ class CheckpointInfo(BaseModel):
 
 class ModelInfo(BaseModel):
     name: str = Field(examples=["mnist"])
-    description: str
-    architecture: str = Field(examples=["softmax_regression"])
+    description: str | None = None
+    architecture: str | None = Field(None, examples=["softmax_regression"])
     state: ModelState
     reason: str | None = None
     version: str | None = Field(None, examples=["20261124.120000"])

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 from app.schemas.examples import LOGISTIC_SINGLE, PIXELS_SINGLE
 
 # A JSON number and nothing else: strict, so "1" and true are refused rather than read as 1.0 (the README
-# promises a strict API); integers are numbers too. Finite: NaN and Infinity, which Python's JSON reads,
-# are refused.
-Number = Annotated[float, Strict(), AllowInfNan(False)]
-Pixel = Annotated[Number, Field(ge=0, le=255)]
+# promises a strict API); integers are numbers too. Whether values are finite and in range is the model's
+# one check (app/core/servables.py), the same for every front end, so the schema does not check it twice.
+Number = Annotated[float, Strict()]
+Pixel = Number
 # One image as 28 rows of 28 pixels, or as 784 values row by row; the model checks the exact shape.
 # One list of (value | row) rather than a union of two list types: a bad value then yields one error,
 # not one per pixel from the branch that did not apply.

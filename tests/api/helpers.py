@@ -31,7 +31,7 @@ def upload(*parts: tuple[str, bytes]) -> list[tuple[str, tuple[str, bytes, str]]
 
 def model_probabilities(client, pixels: torch.Tensor) -> list[list[float]]:
     """What the served MNIST model gives for raw pixels, called directly rather than over HTTP."""
-    model = client.app.state.registry.get("mnist").model
+    model = client.app.state.dataplane.servable("mnist").model
     with torch.inference_mode():
         return model.predict_proba(pixels.reshape(-1, 28, 28)).tolist()
 

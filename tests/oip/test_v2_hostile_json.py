@@ -72,7 +72,7 @@ def test_protocol_error_answers_starlettes_http_exception(client, monkeypatch):
     def refuse(*args, **kwargs):
         raise HTTPException(status_code=409, detail="starlette's own")
 
-    monkeypatch.setattr(v2, "_served", refuse)
+    monkeypatch.setattr(v2, "_infer", refuse)
     response = _post(client, _features("[1, 2]"))
     assert (response.status_code, response.json()) == (409, {"error": "starlette's own"})
 

@@ -90,7 +90,7 @@ def test_model_metadata_unknown_model_is_404(client):
 def test_model_metadata_unknown_version_is_404(client):
     response = client.get("/v2/models/mnist/versions/2.0.0")
     assert response.status_code == 404
-    assert response.json() == {"error": "model 'mnist' has no version '2.0.0'; serving '1.0.0'"}
+    assert response.json() == {"error": "model 'mnist' has no version '2.0.0' serving; serving: 1.0.0"}
 
 
 def test_infer_logistic_matches_predict(client):
@@ -129,13 +129,14 @@ def test_infer_without_id_leaves_it_out(client):
 
 def test_infer_runs_through_the_models_runner(client, monkeypatch):
     # The runner is where SERVE_BATCHING gathers predictions: /v2 must not go around it.
-    runner, calls = client.app.state.runners["logistic"], []
+    runners = client.app.state.dataplane._runners
+    runner, calls = runners["logistic"], []
 
-    async def counting_runner(checkpoint, inputs):
-        calls.append(inputs)
-        return await runner(checkpoint, inputs)
+    async def counting_runner(servable, inputs):
+        calls.append(inputs.tolist())
+        return await runner(servable, inputs)
 
-    monkeypatch.setitem(client.app.state.runners, "logistic", counting_runner)
+    monkeypatch.setitem(runners, "logistic", counting_runner)
     status, _ = _infer(client, "logistic", _tensor("features", [2, 2], "FP32", FEATURES))
     assert status == 200
     assert calls == [FEATURES]

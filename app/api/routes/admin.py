@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from app.api.deps import RegistryDep, SettingsDep
+from app.api.deps import ControlDep, SettingsDep
 from app.errors import ForbiddenError, InvalidContentError
 from app.schemas.admin import ReloadRequest, ReloadResponse
 from app.schemas.errors import error_responses
@@ -69,15 +69,15 @@ def allowed_checkpoint_path(requested: str, reload_dir: Path) -> Path:
 )
 async def reload_model(
     name: str,
-    registry: RegistryDep,
+    control: ControlDep,
     settings: SettingsDep,
     body: Annotated[ReloadRequest | None, Body(openapi_examples=_RELOAD_EXAMPLES)] = None,
 ) -> ReloadResponse:
-    registry.slot(name)  # an unknown name is a 404 before anything about the path
+    control.dataplane.repository.model(name)  # an unknown name is a 404 before anything about the path
     requested = body.path if body is not None else None
     path = allowed_checkpoint_path(requested, settings.reload_dir) if requested is not None else None
-    reloaded = await registry.reload(name, path)
-    new, previous = reloaded.checkpoint, reloaded.previous
+    reloaded = await control.reload(name, path)
+    new, previous = reloaded.servable.checkpoint, reloaded.previous
     previous_version = previous.version if previous is not None else None
     log.info("model %s now serves version %s (was %s)", name, new.version, previous_version)
     return ReloadResponse(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import RegistryDep
-from app.registry import ModelRegistry, ModelState
+from app.api.deps import DataPlaneDep
+from app.core.repository import ModelRepository, ModelState
 from app.schemas.health import Liveness, ModelHealth, Readiness
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -22,16 +22,18 @@ async def liveness() -> Liveness:
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "Models still loading, or one failed to load."}},
 )
-async def readiness(registry: RegistryDep, response: Response) -> Readiness:
-    readiness = readiness_of(registry)
+async def readiness(dataplane: DataPlaneDep, response: Response) -> Readiness:
+    readiness = readiness_of(dataplane.repository)
     if readiness.status is not ModelState.READY:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return readiness
 
 
-def readiness_of(registry: ModelRegistry) -> Readiness:
-    models = {name: ModelHealth(state=s.state, reason=s.reason) for name, s in registry.slots.items()}
-    not_ready = {name: h for name, h in models.items() if h.state is not ModelState.READY}
+def readiness_of(repository: ModelRepository) -> Readiness:
+    models = {name: ModelHealth(state=m.state, reason=m.reason) for name, m in repository.models.items()}
+    not_ready = {
+        name: h for name, h in models.items() if h.state not in (ModelState.READY, ModelState.UNLOADED)
+    }
     if not not_ready:
         return Readiness(status=ModelState.READY, models=models)
     overall = (
@@ -39,5 +41,5 @@ def readiness_of(registry: ModelRegistry) -> Readiness:
         if any(h.state is ModelState.FAILED for h in not_ready.values())
         else ModelState.STARTING
     )
-    detail = "; ".join(registry.slot(name).why_not_serving for name in not_ready)
+    detail = "; ".join(repository.models[name].why_not_serving for name in not_ready)
     return Readiness(status=overall, detail=detail, models=models)

@@ -1,4 +1,4 @@
-"""What is being served: versions, checkpoints, training metrics, inputs, device."""
+"""What is being served: each model's versions, checkpoints, training metrics, inputs, device."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import dataclasses
 
 from fastapi import APIRouter
 
-from app.api.deps import RegistryDep
-from app.registry import ModelSlot
+from app.api.deps import DataPlaneDep
+from app.core.repository import ModelEntry
 from app.schemas.errors import error_responses
 from app.schemas.health import CheckpointInfo, ModelInfo, ModelList
 
@@ -15,8 +15,8 @@ router = APIRouter(prefix="/models", tags=["models"])
 
 
 @router.get("", summary="List the served models", response_model=ModelList)
-async def list_models(registry: RegistryDep) -> ModelList:
-    return ModelList(models=[model_info(slot) for slot in registry.slots.values()])
+async def list_models(dataplane: DataPlaneDep) -> ModelList:
+    return ModelList(models=[model_info(entry) for entry in dataplane.repository.models.values()])
 
 
 @router.get(
@@ -25,27 +25,25 @@ async def list_models(registry: RegistryDep) -> ModelList:
     response_model=ModelInfo,
     responses=error_responses({404: "No model of that name."}),
 )
-async def get_model(name: str, registry: RegistryDep) -> ModelInfo:
-    return model_info(registry.slot(name))
+async def get_model(name: str, dataplane: DataPlaneDep) -> ModelInfo:
+    return model_info(dataplane.repository.model(name))
 
 
-def model_info(slot: ModelSlot) -> ModelInfo:
-    spec, checkpoint = slot.spec, slot.checkpoint
-    info = ModelInfo(
-        name=spec.name,
-        description=spec.description,
-        architecture=spec.architecture,
-        state=slot.state,
-        reason=slot.reason,
-    )
-    if checkpoint is None:
+def model_info(entry: ModelEntry) -> ModelInfo:
+    servable = entry.default
+    info = ModelInfo(name=entry.name, state=entry.state, reason=entry.reason)
+    if servable is None:
         return info
+    checkpoint = servable.checkpoint
     training = {k: v for k, v in checkpoint.metadata.items() if k != "metrics"}
+    loaded = entry.versions[servable.version]
     return info.model_copy(
         update={
-            "version": checkpoint.version,
+            "description": servable.description,
+            "architecture": servable.architecture,
+            "version": servable.version,
             "device": str(checkpoint.device),
-            "load_seconds": slot.load_seconds,
+            "load_seconds": loaded.load_seconds,
             "input": dataclasses.asdict(checkpoint.config),
             "metrics": checkpoint.metadata.get("metrics", {}),
             "training": training,

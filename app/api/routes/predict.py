@@ -9,10 +9,10 @@ from typing import Annotated
 import torch
 from fastapi import FastAPI, Query, Request, params
 
-from app.api.deps import serving_for
 from app.api.json_body import json_body_doc, read_json
 from app.api.responses import ModelResponse
-from app.batching import Runner
+from app.core.dataplane import DataPlane
+from app.core.servables import Servable
 from app.errors import InvalidContentError, check_batch_size
 from app.imaging import SUPPORTED_FORMATS, InvertMode, decode_digit
 from app.schemas.errors import error_responses
@@ -27,7 +27,6 @@ from app.schemas.predict import (
     PixelsRequest,
 )
 from app.uploads import read_files
-from models import Checkpoint
 
 _ERRORS = error_responses(
     {
@@ -65,28 +64,19 @@ _UPLOAD_BODY = {
 }
 
 
-def _model_ref(name: str, checkpoint: Checkpoint) -> ModelRef:
-    return _cached_model_ref(name, checkpoint.version, checkpoint.architecture)
+def _model_ref(servable: Servable) -> ModelRef:
+    return _cached_model_ref(servable.name, servable.version, servable.architecture)
 
 
-@lru_cache(maxsize=32)  # one per served version: built once, not per request (read-only once built)
+@lru_cache(maxsize=256)  # one per served version: built once, not per request (read-only once built)
 def _cached_model_ref(name: str, version: str, architecture: str) -> ModelRef:
     return ModelRef(name=name, version=version, architecture=architecture)
 
 
-def _check_row_widths(rows: list[list[float]], feature_names: tuple[str, ...]) -> None:
-    for index, row in enumerate(rows):
-        if len(row) != len(feature_names):
-            raise InvalidContentError(
-                f"instance {index} has {len(row)} features; expected {len(feature_names)} "
-                f"({', '.join(feature_names)})"
-            )
-
-
-async def _digit_response(runner: Runner, checkpoint: Checkpoint, pixels: torch.Tensor) -> ModelResponse:
-    digits, probabilities = await runner(checkpoint, pixels)
+async def _digit_response(dataplane: DataPlane, servable: Servable, pixels: torch.Tensor) -> ModelResponse:
+    digits, probabilities = await dataplane.predict(servable, pixels)
     response = DigitResponse(
-        model=_model_ref("mnist", checkpoint),
+        model=_model_ref(servable),
         predictions=[
             DigitPrediction(digit=d, probabilities=p) for d, p in zip(digits, probabilities, strict=True)
         ],
@@ -96,14 +86,13 @@ async def _digit_response(runner: Runner, checkpoint: Checkpoint, pixels: torch.
 
 async def predict_logistic_route(request: Request) -> ModelResponse:
     body = await read_json(request, LogisticRequest)
-    serving = serving_for(request, "logistic")
-    checkpoint = serving.checkpoint
+    dataplane: DataPlane = request.app.state.dataplane
+    servable = dataplane.servable("logistic")
     rows = body.batch()
-    check_batch_size(len(rows), serving.settings.max_batch_size)
-    _check_row_widths(rows, checkpoint.config.feature_names)
-    probabilities, labels = await serving.runner(checkpoint, rows)
+    check_batch_size(len(rows), dataplane.max_batch_size)
+    probabilities, labels = await dataplane.predict(servable, rows)
     response = LogisticResponse(
-        model=_model_ref("logistic", checkpoint),
+        model=_model_ref(servable),
         predictions=[
             LogisticPrediction(label=y, probability=p) for y, p in zip(labels, probabilities, strict=True)
         ],
@@ -118,15 +107,16 @@ async def predict_mnist_route(
         Query(description="auto: invert dark-on-light images (judged by the border); always; never."),
     ] = "auto",
 ) -> ModelResponse:
-    serving = serving_for(request, "mnist")
-    checkpoint, settings = serving.checkpoint, serving.settings
+    state = request.app.state
+    dataplane: DataPlane = state.dataplane
+    servable, settings = dataplane.servable("mnist"), state.settings
     files = await read_files(
         request,
         field_name="file",
         max_files=settings.max_batch_size,
         max_file_bytes=settings.max_upload_bytes,
     )
-    config = checkpoint.config
+    config = servable.config
     background_is_dark = config.polarity == "white_on_black"
     images = [
         decode_digit(
@@ -139,18 +129,18 @@ async def predict_mnist_route(
         )
         for f in files
     ]
-    return await _digit_response(serving.runner, checkpoint, torch.stack(images))
+    return await _digit_response(dataplane, servable, torch.stack(images))
 
 
 async def predict_mnist_pixels_route(request: Request) -> ModelResponse:
     body = await read_json(request, PixelsRequest)
-    serving = serving_for(request, "mnist")
-    checkpoint = serving.checkpoint
+    dataplane: DataPlane = request.app.state.dataplane
+    servable = dataplane.servable("mnist")
     images = body.batch()
-    check_batch_size(len(images), serving.settings.max_batch_size)
-    side = checkpoint.config.image_size
+    check_batch_size(len(images), dataplane.max_batch_size)
+    side = servable.config.image_size
     pixels = torch.stack([_pixel_tensor(i, image, side) for i, image in enumerate(images)])
-    return await _digit_response(serving.runner, checkpoint, pixels)
+    return await _digit_response(dataplane, servable, pixels)
 
 
 def _pixel_tensor(index: int, image: list, side: int) -> torch.Tensor:

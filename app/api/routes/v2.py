@@ -1,7 +1,7 @@
 """The Open Inference Protocol (KServe V2 REST), with the binary tensor data extension.
 
-Errors here take the protocol's ``{"error": "..."}`` shape. Statuses come from app/errors.py, except
-that the protocol has no 422: content a model cannot use is a 400 Bad Request.
+A thin translator: every call is a data-plane call (app/core/dataplane.py). Errors here take the
+protocol's ``{"error": "..."}`` shape, with statuses from app/errors.py's one map (``OIP_STATUS``).
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException  # FastAPI's own HTTPException is a subclass of it
 
 from app import binary_tensors
-from app.api.deps import RegistryDep, SettingsDep
+from app.api.deps import DataPlaneDep
 from app.binary_tensors import DATATYPES
-from app.errors import InvalidContentError, NotFoundError, check_batch_size, status_code_for
-from app.registry import ModelRegistry
+from app.core.dataplane import DataPlane, InputTensor
+from app.core.servables import TensorSpec
+from app.errors import OIP_STATUS, InvalidContentError, status_code_for
 from app.schemas.v2 import (
     InferenceRequest,
     InferenceResponse,
@@ -35,9 +36,6 @@ from app.schemas.v2 import (
     ServerReady,
     TensorMetadata,
 )
-from app.settings import Settings
-from app.signatures import Signature, TensorSpec, signature_of
-from models import Checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +63,11 @@ def _error_response(request: Request, exc: Exception) -> JSONResponse:
         code, message = status.HTTP_400_BAD_REQUEST, _validation_message(exc)
     elif isinstance(exc, HTTPException):
         code, message = exc.status_code, str(exc.detail)
-    elif (code := status_code_for(exc)) is not None:
+    elif (code := status_code_for(exc, OIP_STATUS)) is not None:
         message = str(exc)
     else:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         code, message = status.HTTP_500_INTERNAL_SERVER_ERROR, "internal server error"
-    if code == status.HTTP_422_UNPROCESSABLE_CONTENT:
-        code = status.HTTP_400_BAD_REQUEST
     headers = exc.headers if isinstance(exc, HTTPException) else None  # e.g. a 401's WWW-Authenticate
     return JSONResponse({"error": message}, status_code=code, headers=headers)
 
@@ -117,158 +113,110 @@ async def server_live() -> ServerLive:
 
 
 @router.get("/health/ready", summary="Server readiness: every model is ready", response_model=ServerReady)
-async def server_ready(registry: RegistryDep, response: Response) -> ServerReady:
-    if not registry.ready:
+async def server_ready(dataplane: DataPlaneDep, response: Response) -> ServerReady:
+    ready = dataplane.ready()
+    if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return ServerReady(ready=registry.ready)
+    return ServerReady(ready=ready)
 
 
-@model_router.get("/{name}", summary="Model metadata: its input and output tensors")
-async def model_metadata(name: str, registry: RegistryDep) -> ModelMetadata:
-    return _metadata(name, _served(registry, name))
+@model_router.get("/{name}", summary="Model metadata: its versions, input and output tensors")
+async def model_metadata(name: str, dataplane: DataPlaneDep) -> ModelMetadata:
+    return _metadata(dataplane, name, None)
 
 
 @model_router.get("/{name}/versions/{version}", summary="Model metadata, of one version")
-async def model_version_metadata(name: str, version: str, registry: RegistryDep) -> ModelMetadata:
-    return _metadata(name, _served(registry, name, version))
+async def model_version_metadata(name: str, version: str, dataplane: DataPlaneDep) -> ModelMetadata:
+    return _metadata(dataplane, name, version)
 
 
 @model_router.get("/{name}/ready", summary="Model readiness", response_model=ModelReady)
-async def model_ready(name: str, registry: RegistryDep, response: Response) -> ModelReady:
-    return _readiness(registry, name, None, response)
+async def model_ready(name: str, dataplane: DataPlaneDep, response: Response) -> ModelReady:
+    return _readiness(dataplane, name, None, response)
 
 
 @model_router.get("/{name}/versions/{version}/ready", summary="Model readiness, of one version")
 async def model_version_ready(
-    name: str, version: str, registry: RegistryDep, response: Response
+    name: str, version: str, dataplane: DataPlaneDep, response: Response
 ) -> ModelReady:
-    return _readiness(registry, name, version, response)
+    return _readiness(dataplane, name, version, response)
 
 
 _INFER_DOC = {
     "summary": "Run the model on input tensors",
-    "description": "logistic takes `features` FP32 [N, 2] and returns `probability` FP32 [N, 1] and "
-    "`label` INT64 [N, 1]. mnist takes `pixels`, raw 0..255 white-on-black, FP32 or UINT8 [N, 784] or "
-    "[N, 28, 28], and returns `probabilities` FP32 [N, 10] and `digit` INT64 [N]. Tensors may travel "
-    "as binary after the JSON (header `Inference-Header-Content-Length`).",
+    "description": "A logistic regression takes `features` FP32 [N, F] and returns `probability` FP32 "
+    "[N, 1] and `label` INT64 [N, 1]. A digit model takes `pixels`, raw 0..255 white-on-black, FP32 or "
+    "UINT8 [N, 784] or [N, 28, 28], and returns `probabilities` FP32 [N, 10] and `digit` INT64 [N]. "
+    "Tensors may travel as binary after the JSON (header `Inference-Header-Content-Length`).",
     "response_model": InferenceResponse,
     "response_model_exclude_none": True,
 }
 
 
 @model_router.post("/{name}/infer", **_INFER_DOC)
-async def infer(
-    name: str, body: InferenceRequest, request: Request, registry: RegistryDep, settings: SettingsDep
-) -> Response:
-    return await _infer(name, _served(registry, name), body, request, settings)
+async def infer(name: str, body: InferenceRequest, request: Request, dataplane: DataPlaneDep) -> Response:
+    return await _infer(dataplane, name, None, body, request)
 
 
 @model_router.post("/{name}/versions/{version}/infer", **_INFER_DOC)
 async def infer_version(
-    name: str,
-    version: str,
-    body: InferenceRequest,
-    request: Request,
-    registry: RegistryDep,
-    settings: SettingsDep,
+    name: str, version: str, body: InferenceRequest, request: Request, dataplane: DataPlaneDep
 ) -> Response:
-    return await _infer(name, _served(registry, name, version), body, request, settings)
+    return await _infer(dataplane, name, version, body, request)
 
 
-def _served(registry: ModelRegistry, name: str, version: str | None = None) -> Checkpoint:
-    checkpoint = registry.get(name)
-    if version is not None and version != checkpoint.version:
-        raise NotFoundError(f"model {name!r} has no version {version!r}; serving {checkpoint.version!r}")
-    return checkpoint
-
-
-def _readiness(registry: ModelRegistry, name: str, version: str | None, response: Response) -> ModelReady:
-    slot = registry.slot(name)
-    if slot.checkpoint is None:
+def _readiness(dataplane: DataPlane, name: str, version: str | None, response: Response) -> ModelReady:
+    ready = dataplane.model_ready(name, version)
+    if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return ModelReady(name=name, ready=False)
-    _served(registry, name, version)
-    return ModelReady(name=name, ready=True)
+    return ModelReady(name=name, ready=ready)
 
 
 def _tensor_metadata(spec: TensorSpec) -> TensorMetadata:
     return TensorMetadata(name=spec.name, datatype=spec.datatypes[0], shape=list(spec.shapes[0]))
 
 
-def _metadata(name: str, checkpoint: Checkpoint) -> ModelMetadata:
-    signature = signature_of(checkpoint)
+def _metadata(dataplane: DataPlane, name: str, version: str | None) -> ModelMetadata:
+    metadata = dataplane.metadata(name, version)
     return ModelMetadata(
-        name=name,
-        versions=[checkpoint.version],
-        platform="pytorch",
-        inputs=[_tensor_metadata(signature.input)],
-        outputs=[_tensor_metadata(spec) for spec in signature.outputs],
+        name=metadata.name,
+        versions=metadata.versions,
+        platform=metadata.platform,
+        inputs=[_tensor_metadata(spec) for spec in metadata.inputs],
+        outputs=[_tensor_metadata(spec) for spec in metadata.outputs],
     )
 
 
 async def _infer(
-    name: str, checkpoint: Checkpoint, body: InferenceRequest, request: Request, settings: Settings
+    dataplane: DataPlane, name: str, version: str | None, body: InferenceRequest, request: Request
 ) -> Response:
-    signature = signature_of(checkpoint)
-    requested = _requested_outputs(name, signature, body)
-    inputs = _input_tensor(name, signature, body, request, settings)
-    runner = request.app.state.runners[name]
-    results = signature.name_outputs(await runner(checkpoint, signature.prepare(checkpoint, inputs)))
-    batch_size = inputs.shape[0]
+    all_binary = bool((body.parameters or {}).get("binary_data_output", False))
+    binary_outputs = {
+        o.name: bool((o.parameters or {}).get("binary_data", all_binary)) for o in body.outputs or ()
+    }
+    wanted = [o.name for o in body.outputs] if body.outputs is not None else None
+    inputs = [_input_tensor(tensor, request) for tensor in body.inputs]
+    result = await dataplane.infer(name, version, inputs, wanted)
     outputs, chunks = [], []
-    for spec, binary in requested:
+    for spec, values in result.outputs:
         datatype = DATATYPES[spec.datatypes[0]]
-        output = ResponseOutput(name=spec.name, shape=spec.shape_for(batch_size), datatype=datatype.name)
-        if binary:
-            chunks.append(binary_tensors.to_bytes(datatype, results[spec.name]))
+        output = ResponseOutput(
+            name=spec.name, shape=spec.shape_for(result.batch_size), datatype=datatype.name
+        )
+        if binary_outputs.get(spec.name, all_binary):
+            chunks.append(binary_tensors.to_bytes(datatype, values))
             output.parameters = {"binary_data_size": len(chunks[-1])}
         else:
-            output.data = results[spec.name]
+            output.data = values
         outputs.append(output)
     response = InferenceResponse(
-        model_name=name, model_version=checkpoint.version, id=body.id, outputs=outputs
+        model_name=result.model_name, model_version=result.model_version, id=body.id, outputs=outputs
     )
     return binary_tensors.encode_response(response.model_dump_json(exclude_none=True).encode(), chunks)
 
 
-def _requested_outputs(
-    name: str, signature: Signature, body: InferenceRequest
-) -> list[tuple[TensorSpec, bool]]:
-    """(output, whether it goes back as binary) for each output to return, in the order asked for."""
-    all_binary = bool((body.parameters or {}).get("binary_data_output", False))
-    if body.outputs is None:
-        return [(spec, all_binary) for spec in signature.outputs]
-    requested, seen = [], set()
-    for output in body.outputs:
-        spec = signature.output(output.name)
-        if spec is None:
-            known = ", ".join(o.name for o in signature.outputs)
-            raise InvalidContentError(f"model {name!r} has no output {output.name!r}; outputs: {known}")
-        if spec.name in seen:  # each would be answered in full: a small request, a huge response
-            raise InvalidContentError(f"output {spec.name!r} is requested twice")
-        seen.add(spec.name)
-        requested.append((spec, bool((output.parameters or {}).get("binary_data", all_binary))))
-    return requested
-
-
-def _input_tensor(
-    name: str, signature: Signature, body: InferenceRequest, request: Request, settings: Settings
-) -> torch.Tensor:
-    spec = signature.input
-    if len(body.inputs) != 1 or body.inputs[0].name != spec.name:
-        sent = ", ".join(repr(i.name) for i in body.inputs)
-        raise InvalidContentError(f"model {name!r} takes one input, {spec.name!r}; got {sent}")
-    tensor = body.inputs[0]
-    if tensor.datatype not in spec.datatypes:
-        raise InvalidContentError(
-            f"input {spec.name!r}: datatype {tensor.datatype} is not accepted; use one of "
-            + ", ".join(spec.datatypes)
-        )
-    if not spec.accepts_shape(tensor.shape):
-        accepted = " or ".join(str(list(shape)) for shape in spec.shapes)
-        raise InvalidContentError(f"input {spec.name!r}: shape {tensor.shape} is not {accepted}")
-    check_batch_size(tensor.shape[0], settings.max_batch_size)
-    return _decode(tensor, request)
+def _input_tensor(tensor: RequestInput, request: Request) -> InputTensor:
+    return InputTensor(tensor.name, tensor.datatype, tensor.shape, lambda: _decode(tensor, request))
 
 
 def _decode(tensor: RequestInput, request: Request) -> torch.Tensor:

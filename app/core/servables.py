@@ -1,0 +1,203 @@
+"""One servable per architecture: a loaded model version as every front end sees it. Nothing of HTTP here.
+
+A servable owns, for its architecture:
+
+* ``signature``: its input and output tensors, named and typed (what OIP metadata shows);
+* ``prepare(inputs)``: the input checks (shape, finiteness, range) -> a batch ``infer`` takes. This is
+  the only way in: the data plane always calls it, so no front end can skip a check;
+* ``infer(batch)``: the forward pass and the label rule -> result columns, one entry per input row,
+  timed and counted under the model's name and version;
+* ``outputs(columns)``: the columns named as the signature's outputs (flat, row-major).
+
+Adding an architecture: a module in models/, a Servable subclass here (or in its own file), and one
+``register()`` line.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from app.core.errors import InvalidContentError
+from app.observability.metrics import INFERENCE_SECONDS, PREDICTION_COUNTS
+from models import Checkpoint, LogisticRegression, SoftmaxRegression
+
+ANY = -1  # a dimension of any size: the batch
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    datatypes: tuple[str, ...]  # accepted; the first is the one metadata advertises
+    shapes: tuple[tuple[int, ...], ...]  # accepted; the first is the one metadata advertises
+
+    def accepts_shape(self, shape: Sequence[int]) -> bool:
+        return any(
+            len(shape) == len(spec) and all(s in (d, ANY) for s, d in zip(spec, shape, strict=True))
+            for spec in self.shapes
+        )
+
+    def shape_for(self, batch_size: int) -> list[int]:
+        return [batch_size if d == ANY else d for d in self.shapes[0]]
+
+
+@dataclass(frozen=True)
+class Signature:
+    input: TensorSpec
+    outputs: tuple[TensorSpec, ...]
+
+    def output(self, name: str) -> TensorSpec | None:
+        return next((o for o in self.outputs if o.name == name), None)
+
+
+class Servable(ABC):
+    """A checkpoint loaded for serving under ``name`` and ``version``; read-only once built.
+
+    Requests hold on to the servable they started with, so a version swapped out or unloaded meanwhile
+    still finishes them.
+    """
+
+    architecture: ClassVar[str]
+    description: ClassVar[str]  # one line for /models when the checkpoint has none of its own
+
+    def __init__(self, name: str, version: str, checkpoint: Checkpoint) -> None:
+        self.name, self.version, self.checkpoint = name, version, checkpoint
+        self.model = checkpoint.model
+        self.config = checkpoint.config
+        self.signature = self.make_signature()
+        # Label children made once: a request then pays one observe, and a count per prediction.
+        self._seconds = INFERENCE_SECONDS.labels(name, version)
+
+    @abstractmethod
+    def make_signature(self) -> Signature: ...
+
+    @abstractmethod
+    def prepare(self, inputs: Any) -> Any:
+        """Check ``inputs`` (InvalidInputError / InvalidContentError naming the problem) -> a batch."""
+
+    @abstractmethod
+    def infer(self, batch: Any) -> tuple[list, ...]:
+        """A prepared batch (or several concatenated by the micro-batcher) -> result columns."""
+
+    @abstractmethod
+    def outputs(self, columns: tuple[list, ...]) -> dict[str, list]:
+        """Result columns named as ``signature.outputs``, each flat and row-major."""
+
+    def _count(self, series: list[tuple[str, ...]], classes: list[int]) -> None:
+        counts = PREDICTION_COUNTS.counts
+        for cls in classes:
+            counts[series[cls]] += 1
+
+
+class LogisticServable(Servable):
+    """Binary logistic regression: feature rows -> (P(y=1), label under the checkpoint's threshold)."""
+
+    architecture = LogisticRegression.architecture
+    description = "Binary logistic regression on numeric features: P(y=1) and a label."
+
+    def __init__(self, name: str, version: str, checkpoint: Checkpoint) -> None:
+        super().__init__(name, version, checkpoint)
+        self._labels = [(name, version, str(label)) for label in (0, 1)]
+
+    def make_signature(self) -> Signature:
+        return Signature(
+            input=TensorSpec("features", ("FP32", "FP64"), ((ANY, self.config.in_features),)),
+            outputs=(
+                TensorSpec("probability", ("FP32",), ((ANY, 1),)),
+                TensorSpec("label", ("INT64",), ((ANY, 1),)),
+            ),
+        )
+
+    def prepare(self, inputs: list[list[float]] | torch.Tensor) -> torch.Tensor:
+        """Feature rows (lists from JSON, or a tensor) -> a checked [N, in_features] tensor.
+
+        The one finite-input check of this architecture is ``model.check``, called here on every input.
+        """
+        if not isinstance(inputs, torch.Tensor):
+            names = self.config.feature_names
+            for index, row in enumerate(inputs):
+                if len(row) != len(names):
+                    raise InvalidContentError(
+                        f"instance {index} has {len(row)} features; expected {len(names)} "
+                        f"({', '.join(names)})"
+                    )
+            inputs = torch.tensor(inputs, dtype=torch.float64)  # float32 would turn 1e300 into infinity
+        self.model.check(inputs)
+        return inputs
+
+    def infer(self, batch: torch.Tensor) -> tuple[list[float], list[int]]:
+        model = self.model
+        started = time.perf_counter()
+        with torch.inference_mode():
+            # prepare() has checked the batch: the model's own scan for NaN is not run twice.
+            probabilities = model.predict_proba(model.preprocess(batch, known_finite=True)).cpu().tolist()
+        self._seconds.observe(time.perf_counter() - started)
+        threshold = self.config.threshold
+        labels = [int(p >= threshold) for p in probabilities]
+        self._count(self._labels, labels)
+        return probabilities, labels
+
+    def outputs(self, columns: tuple[list, ...]) -> dict[str, list]:
+        probabilities, labels = columns
+        return {"probability": probabilities, "label": labels}
+
+
+class DigitServable(Servable):
+    """Softmax regression on square grey images: raw 0..255 pixels -> (digit, class probabilities)."""
+
+    architecture = SoftmaxRegression.architecture
+    description = "Softmax regression on 28x28 MNIST digits: the digit and its ten probabilities."
+
+    def __init__(self, name: str, version: str, checkpoint: Checkpoint) -> None:
+        super().__init__(name, version, checkpoint)
+        self._labels = [(name, version, str(digit)) for digit in range(self.config.num_classes)]
+
+    def make_signature(self) -> Signature:
+        side, classes = self.config.image_size, self.config.num_classes
+        return Signature(
+            input=TensorSpec("pixels", ("FP32", "UINT8", "FP64"), ((ANY, side * side), (ANY, side, side))),
+            outputs=(
+                TensorSpec("probabilities", ("FP32",), ((ANY, classes),)),
+                TensorSpec("digit", ("INT64",), ((ANY,),)),
+            ),
+        )
+
+    def prepare(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Pixels [N, side, side] or [N, side*side]: checked (shape, finite, 0..255) in ``infer``, by the
+        model's preprocess, the one place that training and serving share."""
+        return inputs
+
+    def infer(self, batch: torch.Tensor) -> tuple[list[int], list[list[float]]]:
+        started = time.perf_counter()
+        with torch.inference_mode():
+            probabilities = self.model.predict_proba(batch).cpu()
+        self._seconds.observe(time.perf_counter() - started)
+        digits = probabilities.argmax(dim=-1).tolist()
+        self._count(self._labels, digits)
+        return digits, probabilities.tolist()
+
+    def outputs(self, columns: tuple[list, ...]) -> dict[str, list]:
+        digits, probabilities = columns
+        return {"probabilities": [p for row in probabilities for p in row], "digit": digits}
+
+
+SERVABLES: dict[str, type[Servable]] = {}
+
+
+def register(servable: type[Servable]) -> type[Servable]:
+    SERVABLES[servable.architecture] = servable
+    return servable
+
+
+register(LogisticServable)
+register(DigitServable)
+
+
+def servable_for(name: str, version: str, checkpoint: Checkpoint) -> Servable:
+    """The servable of ``checkpoint``'s architecture (every architecture models/ loads has one)."""
+    return SERVABLES[checkpoint.architecture](name, version, checkpoint)
