@@ -1,5 +1,7 @@
 """The Docker image end to end, with podman: build, serve the committed checkpoints, stop on SIGTERM.
 
+It runs as the Kubernetes manifests run it (deploy/kubernetes): two workers, read-only root, tmpfs /tmp.
+
 Run by `make test-container` (the `container` marker; plain `make test` leaves it out). It uses
 ../shared/tools/containers (or $CONTAINERS_TOOL), and is skipped, saying why, where podman cannot be
 set up. The tests share one container and run in file order: the last one stops it. The container and
@@ -80,7 +82,9 @@ def container(image: str) -> Iterator[int]:
     port = free_port()
     started = time.monotonic()
     publish = f"127.0.0.1:{port}:8000"
-    podman("run", "--detach", "--name", NAME, "--network", "slirp4netns", "-p", publish, image)
+    # As deploy/kubernetes runs it: two workers, a read-only root filesystem, a writable /tmp only.
+    restricted = ["--read-only", "--tmpfs", "/tmp:rw,size=64m", "-e", "SERVE_WORKERS=2"]
+    podman("run", "--detach", "--name", NAME, "--network", "slirp4netns", *restricted, "-p", publish, image)
     try:
         deadline = started + 120
         while time.monotonic() < deadline:
