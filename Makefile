@@ -7,7 +7,7 @@ DATA_ROOT ?= $(if $(wildcard ../shared/data/MNIST/raw),../shared/data,data)
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: install serve test test-container test-ray test-deploy lint format train bench bench-serve bench-instructions clean
+.PHONY: install serve test test-load test-container test-ray test-deploy lint format train bench bench-serve bench-instructions clean
 
 # Which build of torch: `default` is PyPI's (on Linux, the CUDA build: gigabytes of CUDA libraries);
 # `cpu` takes torch and torchvision from PyTorch's CPU-only index (README: "A CPU-only install"); any
@@ -41,6 +41,10 @@ serve: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# Slow clients and load against a real server (hundreds of connections, about a minute); CI runs it.
+test-load: install
+	$(BIN)/python -m pytest -m load
 
 # Ray Serve scale-out: a local one-node Ray cluster with two replicas (installs the ray extra first).
 test-ray: install

@@ -9,6 +9,7 @@ import sys
 
 import uvicorn
 
+from app.http_protocol import GuardedHttpToolsProtocol
 from app.observability.logs import logging_config
 from app.observability.multiprocess import metrics_dir
 from app.settings import get_settings
@@ -30,7 +31,9 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
             log_config=logging_config(settings),
             access_log=not settings.access_log,
             timeout_keep_alive=settings.keep_alive_seconds,
-            limit_concurrency=settings.limit_concurrency,
+            # uvicorn's httptools protocol with header and body timeouts, header caps and a concurrency
+            # limit that counts requests, not connections (SERVE_LIMIT_CONCURRENCY): see there.
+            http=GuardedHttpToolsProtocol,
             timeout_graceful_shutdown=settings.graceful_timeout_seconds,
         )
 

@@ -114,8 +114,36 @@ class Settings(BaseSettings):
     keep_alive_seconds: int = Field(5, ge=1, description="How long an idle keep-alive connection stays open.")
     limit_concurrency: int = Field(
         200,
-        ge=2,  # uvicorn counts the arriving connection too: a limit of 1 would refuse every request
-        description="Most connections (and tasks) per worker at once; beyond it, 503.",
+        ge=1,
+        description="Most requests being worked on per worker at once; beyond it, 503 with Retry-After. "
+        "Connections still sending their request do not count (see max_connections and the timeouts).",
+    )
+
+    # Connection limits, enforced by app/http_protocol.py (README: "Hardening").
+    max_connections: int = Field(
+        1000, ge=1, description="Most open connections per worker; a connection beyond it gets 503."
+    )
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time a client has to send a request's line and headers; then 408."
+    )
+    body_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Longest pause within a request body, and the grace before min_body_bytes_per_second "
+        "applies; then 408.",
+    )
+    min_body_bytes_per_second: float = Field(
+        1024.0, ge=0, description="Slowest average pace a request body may arrive at; slower, 408."
+    )
+    max_header_bytes: int = Field(
+        16 * 1024, ge=1024, description="Largest request line plus headers, in bytes; larger, 431."
+    )
+    max_headers: int = Field(100, ge=1, description="Most header lines in a request; more, 431.")
+    linger_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="After answering a request whose body is not read (a 413, say), how long the "
+        "connection drains before it closes, so that the client reads the answer and not a reset.",
     )
     graceful_timeout_seconds: int = Field(
         10, ge=1, description="On SIGTERM, how long requests in flight may take to finish."

@@ -45,12 +45,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: FastAPI, start_timeout: float = 30.0) -> Iterator[LiveServer]:
-    """Run ``app`` (lifespan included) under uvicorn in a thread until the block ends."""
+def serve(app: FastAPI, start_timeout: float = 30.0, http: type | str = "auto") -> Iterator[LiveServer]:
+    """Run ``app`` (lifespan included) under uvicorn in a thread until the block ends.
+
+    ``http``: uvicorn's HTTP protocol class, e.g. one of app/http_protocol.py with limits of a test's own.
+    """
     # Binding here, not in uvicorn, means the port is ours before the server starts: no race for it.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http=http))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout

@@ -10,6 +10,7 @@ import pytest
 import uvicorn
 
 from app import cli
+from app.http_protocol import GuardedHttpToolsProtocol
 from app.settings import Settings
 
 
@@ -31,7 +32,6 @@ def test_serve_passes_environment_to_uvicorn(
         "PORT": "9001",
         "SERVE_WORKERS": "3",
         "SERVE_KEEP_ALIVE_SECONDS": "7",
-        "SERVE_LIMIT_CONCURRENCY": "50",
         "SERVE_GRACEFUL_TIMEOUT_SECONDS": "4",
     }.items():
         monkeypatch.setenv(name, value)
@@ -45,7 +45,7 @@ def test_serve_passes_environment_to_uvicorn(
         "port": 9001,
         "workers": 3,
         "timeout_keep_alive": 7,
-        "limit_concurrency": 50,
+        "http": GuardedHttpToolsProtocol,
         "timeout_graceful_shutdown": 4,
     }
 

@@ -1,0 +1,321 @@
+"""uvicorn's httptools protocol with the limits it lacks: what slow or greedy clients cannot hold.
+
+uvicorn has no header or body read timeout, no cap on header size (httptools buffers a 24 MB header),
+and its ``limit_concurrency`` counts idle connections, so 200 that never finish their headers make every
+request a 503. Here, per connection:
+
+* the request line and headers must arrive within ``header_timeout`` of the connection opening (or of
+  the request's first byte on a kept-alive one), else 408; they may hold at most ``max_header_bytes``
+  in ``max_headers`` lines, else 431;
+* a body must keep arriving: no gap longer than ``body_timeout``, and, after that much time, at least
+  ``min_body_rate`` bytes a second on average, else 408. Time when the app is not reading is not held
+  against the client;
+* an answer sent while the request body is still arriving closes the connection (the rest is not read),
+  after a short linger that drains what is in flight, so the client reads the answer rather than a reset;
+* ``limit_concurrency`` counts requests being worked on, not connections still sending their request;
+  those are bounded by ``max_connections``, and by the timeouts above.
+
+Everything else, the hot path included, is uvicorn's own code: a request costs two integer updates
+and a comparison more.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
+
+from app.settings import Settings, get_settings
+
+log = logging.getLogger("app.connections")
+
+_CHECK_EVERY_S = 0.5  # how often a body in flight is checked for its pace
+_LINGER_BYTES = 1024 * 1024  # most a lingering connection drops before it closes anyway
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    header_timeout: float
+    body_timeout: float
+    min_body_rate: float
+    max_header_bytes: int
+    max_headers: int
+    max_connections: int
+    max_requests: int  # being worked on at once (SERVE_LIMIT_CONCURRENCY)
+    linger: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ConnectionLimits:
+        return cls(
+            header_timeout=settings.header_timeout_seconds,
+            body_timeout=settings.body_timeout_seconds,
+            min_body_rate=settings.min_body_bytes_per_second,
+            max_header_bytes=settings.max_header_bytes,
+            max_headers=settings.max_headers,
+            max_connections=settings.max_connections,
+            max_requests=settings.limit_concurrency,
+            linger=settings.linger_seconds,
+        )
+
+
+class _Refusal(Exception):
+    """Raised inside an httptools callback; carries the answer to send once the parser returns."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+class _LingeringTransport:
+    """The connection's transport, as every part of uvicorn sees it, with ``close`` made to linger."""
+
+    def __init__(self, transport: Any, close: Callable[[], None]) -> None:
+        self._transport = transport
+        self.write, self.is_closing = transport.write, transport.is_closing  # the hot ones, bound once
+        self.close = close
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    # Read from the settings by a worker's first connection (uvicorn makes the instances); a subclass may
+    # set its own (tests/live_server.py).
+    limits: ConnectionLimits = None  # type: ignore[assignment]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.limits is None:
+            type(self).limits = ConnectionLimits.from_settings(get_settings())
+        self.limit_concurrency = None  # uvicorn's check counts connections; ours is in on_headers_complete
+        state = self.server_state
+        if not hasattr(state, "bodies_in_flight"):
+            state.bodies_in_flight = 0  # requests whose app has started while their body still arrives
+        self._head_bytes: int | None = 0  # bytes received since the request began; None in its body
+        self._parsed_head_bytes = 0  # bytes of the request line and the headers parsed so far
+        self._receiving_body = False
+        self._in_message = False
+        self._timer: Any = None
+        self._body_bytes = 0
+        self._body_seconds = 0.0  # time spent waiting for a body while the app was reading it
+        self._body_last_data = 0.0
+        self._lingering = False
+        self._lingered_bytes = 0
+
+    # Connections
+
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        super().connection_made(_LingeringTransport(transport, self._close))
+        if len(self.connections) > self.limits.max_connections:
+            log.warning("refused a connection: the limit of %d is open", self.limits.max_connections)
+            self._refuse(503, f"too many connections: at most {self.limits.max_connections} per worker")
+            return
+        self._arm(self.limits.header_timeout, self._headers_too_slow)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timer()
+        self._stop_receiving()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:  # the answer is sent; what the client still sends is dropped until the close
+            self._lingered_bytes += len(data)
+            if self._lingered_bytes > _LINGER_BYTES:
+                self.transport._transport.close()
+            return
+        self._unset_keepalive_if_required()
+        if self._head_bytes is not None:
+            self._head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        except httptools.HttpParserError as exc:
+            refusal = exc.__context__
+            if isinstance(refusal, _Refusal):
+                self._refuse(refusal.status, refusal.detail)
+            else:
+                log.warning("invalid HTTP request received")
+                self.send_400_response("Invalid HTTP request received.")
+            return
+        if self._head_bytes is not None and self._head_bytes > self.limits.max_header_bytes:
+            self._refuse(431, f"request line and headers exceed {self.limits.max_header_bytes} bytes")
+        elif self._receiving_body and self._timer is None:
+            self._body_last_data = self.loop.time()
+            self._arm(_CHECK_EVERY_S, self._check_body_pace)
+
+    # Parser callbacks
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_message = True
+        self._parsed_head_bytes = 0
+        if self._timer is None:  # a kept-alive connection's next request: its headers are timed from here
+            self._arm(self.limits.header_timeout, self._headers_too_slow)
+
+    def on_url(self, url: bytes) -> None:
+        self._parsed_head_bytes += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # Counted here too: a request whose headers arrive whole in one read never reaches the check
+        # in data_received, which is for headers still arriving.
+        self._parsed_head_bytes += len(name) + len(value) + 4
+        if self._parsed_head_bytes > self.limits.max_header_bytes:
+            raise _Refusal(431, f"request line and headers exceed {self.limits.max_header_bytes} bytes")
+        if len(self.headers) >= self.limits.max_headers:
+            raise _Refusal(431, f"more than {self.limits.max_headers} header lines")
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._cancel_timer()
+        self._head_bytes = None
+        app = self.app
+        if len(self.tasks) - self.server_state.bodies_in_flight >= self.limits.max_requests:
+            log.warning("refused a request: %d being worked on, the limit", self.limits.max_requests)
+            self.app = _busy
+        try:
+            super().on_headers_complete()
+        finally:
+            self.app = app
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope:  # not an upgrade
+            cycle.send = _closing_if_body_unread(cycle)
+            self._receiving_body = True
+            self.server_state.bodies_in_flight += 1
+            self._body_bytes, self._body_seconds = 0, 0.0
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        self._body_last_data = self.loop.time()
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._stop_receiving()
+        self._cancel_timer()
+        self._in_message = False
+        self._head_bytes = 0
+        super().on_message_complete()
+
+    # Timers
+
+    def _arm(self, seconds: float, callback: Callable[[], None]) -> None:
+        self._cancel_timer()
+        self._timer = self.loop.call_later(seconds, callback)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _stop_receiving(self) -> None:
+        if self._receiving_body:
+            self._receiving_body = False
+            self.server_state.bodies_in_flight -= 1
+
+    def _headers_too_slow(self) -> None:
+        self._timer = None
+        if self._head_bytes:
+            self._refuse(408, f"request headers not received within {self.limits.header_timeout:g} s")
+        elif self.cycle is None or self.cycle.response_complete:
+            self.transport.close()  # a connection that never sent a byte of a request: nothing to answer
+
+    def _check_body_pace(self) -> None:
+        self._timer = None
+        if not self._receiving_body:
+            return
+        if not self.flow.read_paused:  # paused: the app is not reading, the wait is not the client's
+            self._body_seconds += _CHECK_EVERY_S
+        limits = self.limits
+        idle = self.loop.time() - self._body_last_data
+        if idle > limits.body_timeout and not self.flow.read_paused:
+            self._refuse(408, f"request body stalled: nothing received for {limits.body_timeout:g} s")
+        elif self._body_seconds > limits.body_timeout and (
+            self._body_bytes < limits.min_body_rate * self._body_seconds
+        ):
+            self._refuse(408, f"request body arrives slower than {limits.min_body_rate:g} bytes a second")
+        else:
+            self._arm(_CHECK_EVERY_S, self._check_body_pace)
+
+    # Answers and closing
+
+    def _refuse(self, status: int, detail: str) -> None:
+        """Answer ``status`` in place of the app (if it has not answered yet), then close."""
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            if cycle.response_started:
+                self.transport.close()
+                return
+            cycle.disconnected = True  # the app's receive() now says so; its answer goes nowhere
+            cycle.message_event.set()
+        log.info("refused %s: %d %s", _peer(self.client), status, detail)
+        body = json.dumps({"detail": detail}).encode()
+        head = [STATUS_LINE[status]]
+        for name, value in self.server_state.default_headers:
+            head += [name, b": ", value, b"\r\n"]
+        head += [b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body)]
+        head += [b"connection: close\r\n\r\n", body]
+        self.transport.write(b"".join(head))
+        self.transport.close()
+
+    def _close(self) -> None:
+        """Close; while the client may still be sending its request, linger first.
+
+        Closing a socket with unread data makes the kernel send a reset, which can reach the client
+        before the answer it was sent. So the writing half closes (the answer, then end of stream),
+        whatever arrives is dropped, and the connection closes ``linger`` seconds later, or after a
+        megabyte, whichever comes first.
+        """
+        transport = self.transport._transport
+        if transport.is_closing() or self._lingering:
+            return
+        if not (self._in_message and transport.can_write_eof()):
+            transport.close()
+            return
+        self._lingering = True
+        self._cancel_timer()
+        self._stop_receiving()
+        transport.write_eof()
+        self.flow.resume_reading()
+        self.loop.call_later(self.limits.linger, transport.close)
+
+
+def _closing_if_body_unread(cycle: RequestResponseCycle) -> Callable:
+    """The cycle's ``send``, made to end the connection when the app answers before the body is read.
+
+    Otherwise uvicorn keeps the connection and reads the rest of the body (2 GB, say) to find the next
+    request. The server adds ``Connection: close`` to the answer.
+    """
+    send = cycle.send
+
+    async def send_closing(message: Any) -> None:
+        if cycle.more_body and message["type"] == "http.response.start":
+            cycle.keep_alive = False
+        await send(message)
+
+    return send_closing
+
+
+async def _busy(scope: Any, receive: Any, send: Any) -> None:
+    body = b'{"detail":"the server is at its limit of requests being worked on; retry shortly"}'
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"%d" % len(body)),
+        (b"retry-after", b"1"),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _peer(client: tuple[str, int] | None) -> str:
+    return f"{client[0]}:{client[1]}" if client else "a client"
