@@ -12,6 +12,8 @@ request a 503. Here, per connection:
   against the client;
 * an answer sent while the request body is still arriving closes the connection (the rest is not read),
   after a short linger that drains what is in flight, so the client reads the answer rather than a reset;
+* the bodies still arriving, all requests together, may hold at most ``max_body_memory`` bytes of the
+  worker's memory; the request whose bytes would cross it gets 503 (uploads held open pinned 17 MB each);
 * ``limit_concurrency`` counts requests being worked on, not connections still sending their request;
   those are bounded by ``max_connections``, and by the timeouts above.
 
@@ -47,6 +49,7 @@ class ConnectionLimits:
     max_headers: int
     max_connections: int
     max_requests: int  # being worked on at once (SERVE_LIMIT_CONCURRENCY)
+    max_body_memory: int  # bytes of request bodies still arriving, all connections together
     linger: float
 
     @classmethod
@@ -59,6 +62,7 @@ class ConnectionLimits:
             max_headers=settings.max_headers,
             max_connections=settings.max_connections,
             max_requests=settings.limit_concurrency,
+            max_body_memory=settings.body_memory_limit,
             linger=settings.linger_seconds,
         )
 
@@ -96,6 +100,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         state = self.server_state
         if not hasattr(state, "bodies_in_flight"):
             state.bodies_in_flight = 0  # requests whose app has started while their body still arrives
+            state.body_bytes_in_flight = 0  # what those bodies have brought so far
         self._head_bytes: int | None = 0  # bytes received since the request began; None in its body
         self._parsed_head_bytes = 0  # bytes of the request line and the headers parsed so far
         self._receiving_body = False
@@ -147,11 +152,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 log.warning("invalid HTTP request received")
                 self.send_400_response("Invalid HTTP request received.")
             return
-        if self._head_bytes is not None and self._head_bytes > self.limits.max_header_bytes:
-            self._refuse(431, f"request line and headers exceed {self.limits.max_header_bytes} bytes")
+        # Timers start only for a request still arriving after this read: one whose head and body came
+        # in one read, the usual case, costs none.
+        if self._head_bytes is not None:
+            if self._head_bytes > self.limits.max_header_bytes:
+                self._refuse(431, f"request line and headers exceed {self.limits.max_header_bytes} bytes")
+            elif self._in_message and self._timer is None:
+                self._arm(self.limits.header_timeout, self._headers_too_slow)
         elif self._receiving_body and self._timer is None:
             self._body_last_data = self.loop.time()
             self._arm(_CHECK_EVERY_S, self._check_body_pace)
+            if "send" not in vars(self.cycle):  # the read that ended the head: the app has not run yet
+                self.cycle.send = _closing_if_body_unread(self.cycle)
 
     # Parser callbacks
 
@@ -159,8 +171,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._in_message = True
         self._parsed_head_bytes = 0
-        if self._timer is None:  # a kept-alive connection's next request: its headers are timed from here
-            self._arm(self.limits.header_timeout, self._headers_too_slow)
 
     def on_url(self, url: bytes) -> None:
         self._parsed_head_bytes += len(url)
@@ -189,7 +199,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.app = app
         cycle = self.cycle
         if cycle is not None and cycle.scope is self.scope:  # not an upgrade
-            cycle.send = _closing_if_body_unread(cycle)
             self._receiving_body = True
             self.server_state.bodies_in_flight += 1
             self._body_bytes, self._body_seconds = 0, 0.0
@@ -197,6 +206,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
         self._body_last_data = self.loop.time()
+        state = self.server_state
+        state.body_bytes_in_flight += len(body)
+        if state.body_bytes_in_flight > self.limits.max_body_memory:
+            raise _Refusal(
+                503,
+                f"request bodies still arriving hold this worker's limit of {self.limits.max_body_memory} "
+                "bytes; retry shortly",
+            )
         super().on_body(body)
 
     def on_message_complete(self) -> None:
@@ -221,6 +238,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._receiving_body:
             self._receiving_body = False
             self.server_state.bodies_in_flight -= 1
+            self.server_state.body_bytes_in_flight -= self._body_bytes
 
     def _headers_too_slow(self) -> None:
         self._timer = None

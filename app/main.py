@@ -108,7 +108,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)  # wants the key always, and is off without one
     # Scrapers often cannot send a key, so /metrics wants one only with SERVE_METRICS_REQUIRE_KEY.
     app.include_router(metrics.router, dependencies=key_guard if settings.metrics_require_key else [])
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.request_body_limit)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.request_body_limit,
+        max_json_bytes=settings.json_body_limit,
+    )
     if "*" not in settings.trusted_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
     # The last added runs first: requests refused by the body limit are counted and logged too.

@@ -88,11 +88,33 @@ class Settings(BaseSettings):
         "any name: fine behind a proxy that routes by name, or where clients use an address.",
     )
 
+    max_json_bytes: int | None = Field(
+        None,
+        ge=1,
+        description="Largest body that is not multipart (JSON, and OIP's binary tensors), in bytes; default: "
+        "16 KiB per instance of max_batch_size (1 MiB), room for a full batch of 784-pixel images.",
+    )
+    max_body_memory_bytes: int | None = Field(
+        None,
+        ge=1,
+        description="Most bytes that request bodies still arriving may hold in a worker, all requests "
+        "together; the request that would cross it gets 503. Default: 4 full-size requests.",
+    )
+
     @property
     def request_body_limit(self) -> int:
         if self.max_request_bytes is not None:
             return self.max_request_bytes
         return self.max_batch_size * self.max_upload_bytes + 1024 * 1024
+
+    @property
+    def json_body_limit(self) -> int:
+        default = self.max_batch_size * 16 * 1024
+        return min(self.max_json_bytes or default, self.request_body_limit)
+
+    @property
+    def body_memory_limit(self) -> int:
+        return self.max_body_memory_bytes or 4 * self.request_body_limit
 
     # Speed and scale: micro-batching concurrent predictions (app/batching.py).
     batching: bool = Field(

@@ -68,7 +68,7 @@ async def main() -> None:
     logging.getLogger("app.access").addHandler(handler)
     logging.getLogger("app.access").setLevel(logging.INFO)
     logging.getLogger("app.access").propagate = False
-    limited = BodyLimitMiddleware(endpoint, max_body_bytes=1 << 24)
+    limited = BodyLimitMiddleware(endpoint, max_body_bytes=1 << 24, max_json_bytes=1 << 20)
     variants = {
         "bare endpoint": endpoint,
         "+ body limit": limited,

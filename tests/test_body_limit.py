@@ -53,3 +53,44 @@ def test_body_limit_lets_smaller_bodies_through(limited_client):
 
 def test_body_limit_default_fits_a_full_batch_of_uploads(settings):
     assert settings.request_body_limit > settings.max_batch_size * settings.max_upload_bytes
+
+
+def test_json_body_limit_is_much_smaller_than_the_upload_limit(settings):
+    assert settings.json_body_limit == settings.max_batch_size * 16 * 1024 == 1024 * 1024
+    assert settings.json_body_limit * 16 < settings.request_body_limit
+
+
+def test_json_body_over_its_own_limit_is_413_before_it_is_read(client):
+    response = client.post(
+        "/predict/mnist/pixels",
+        content=b" " * (1024 * 1024 + 1),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json() == {"detail": "request body of 1048577 bytes exceeds the limit of 1048576 bytes"}
+
+
+def test_json_body_limit_holds_for_oip_binary_bodies(client):
+    response = client.post(
+        "/v2/models/mnist/infer",
+        content=b"{}" + b"\0" * (1024 * 1024),
+        headers={"content-type": "application/octet-stream", "inference-header-content-length": "2"},
+    )
+    assert response.status_code == 413
+
+
+def test_json_body_limit_fits_a_full_batch_of_pixels(client):
+    images = [[255.0] * 784] * 64
+    response = client.post("/predict/mnist/pixels", json={"instances": images})
+    assert response.status_code == 200
+
+
+def test_multipart_body_keeps_the_upload_limit(client):
+    head = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
+    response = client.post(
+        "/predict/mnist",
+        content=head + b"x" * (2 * 1024 * 1024) + b"\r\n--xyz--\r\n",
+        headers={"content-type": "multipart/form-data; boundary=xyz"},
+    )
+    assert response.status_code == 413
+    assert response.json()["detail"] == "file 'a.png' is larger than the upload limit of 262144 bytes"

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from conftest import served_settings
 from live_server import LiveServer, serve
 
 from app.http_protocol import ConnectionLimits, GuardedHttpToolsProtocol
@@ -22,6 +23,7 @@ LIMITS = ConnectionLimits(
     max_headers=20,
     max_connections=50,
     max_requests=8,
+    max_body_memory=1_000_000,
     linger=0.5,
 )
 
@@ -32,8 +34,6 @@ class LimitedProtocol(GuardedHttpToolsProtocol):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[LiveServer]:
-    from conftest import served_settings
-
     app = create_app(served_settings(tmp_path_factory.mktemp("checkpoints")))
     with serve(app, http=LimitedProtocol) as live:
         yield live
@@ -149,3 +149,20 @@ def test_answer_to_a_complete_request_keeps_the_connection(server):
             sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
             response = sock.recv(65536)
             assert _status_and_headers(response)[0] == 200
+
+
+def test_bodies_in_flight_over_the_memory_limit_are_503(server):
+    # LIMITS allow 1 MB of unfinished bodies per worker: a second body of 600 KB held open crosses it.
+    head = (
+        b"POST /predict/logistic HTTP/1.1\r\nHost: x\r\nContent-Length: 900000\r\n"
+        b"Content-Type: application/json\r\n\r\n"
+    )
+    with _connect(server) as first, _connect(server) as second:
+        first.sendall(head + b" " * 600_000)
+        time.sleep(0.3)
+        second.sendall(head)
+        with contextlib.suppress(OSError):
+            second.sendall(b" " * 600_000)
+        response = _read_all(second)
+    assert _status_and_headers(response)[0] == 503
+    assert b"request bodies still arriving hold this worker's limit of 1000000 bytes" in response

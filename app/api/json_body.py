@@ -6,6 +6,10 @@ of a request's instructions in the app. ``read_json`` does the same job with one
 and answers with the same errors: 400 for an empty or malformed body, 415 for another content type, and
 FastAPI's 422 list, located under ``body``. ``json_body_doc`` describes the body in OpenAPI, since FastAPI
 no longer sees it.
+
+The parse runs on the event loop: pydantic-core holds the GIL throughout, so a thread would not let
+other requests run meanwhile. What keeps it short is the JSON body limit (1 MiB by default, see
+body_limit.py) and ``least_instances``, which refuses a batch that cannot fit before it is parsed.
 """
 
 from __future__ import annotations
@@ -17,14 +21,23 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
-from app.errors import MalformedRequestError, empty_json_body, invalid_json_body, not_a_json_body
+from app.errors import (
+    MalformedRequestError,
+    PayloadTooLargeError,
+    empty_json_body,
+    invalid_json_body,
+    not_a_json_body,
+)
 from app.observability.body_limit import BodyTooLargeError
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
 async def read_json(request: Request, model: type[Model]) -> Model:
-    """The body as a validated ``model``; otherwise a ClientError or a RequestValidationError."""
+    """The body as a validated ``model``; otherwise a ClientError or a RequestValidationError.
+
+    A ``model`` with ``least_instances(body)`` has a batch that must fit the app's SERVE_MAX_BATCH_SIZE.
+    """
     try:
         body = await request.body()
     except (ClientDisconnect, BodyTooLargeError):  # over the limit, the middleware answers 413 instead
@@ -34,6 +47,10 @@ async def read_json(request: Request, model: type[Model]) -> Model:
     content_type = request.headers.get("content-type")
     if not _is_json_media_type(content_type):
         raise not_a_json_body(content_type)
+    if (least_instances := getattr(model, "least_instances", None)) is not None:
+        limit = request.app.state.settings.max_batch_size
+        if (count := least_instances(body)) > limit:
+            raise PayloadTooLargeError(f"batch of at least {count} instances exceeds the limit of {limit}")
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:

@@ -1,5 +1,8 @@
 """Refusing request bodies over a size limit with 413, before they are read or while they stream in.
 
+Multipart bodies (image uploads) may be as large as a full batch of files; any other body (JSON, OIP's
+binary tensors) has a much smaller limit of its own, so that no JSON parse can stall the worker for long.
+
 A declared ``Content-Length`` over the limit is refused without reading a byte. A chunked body (no
 length) is counted as the app reads it; once over the limit, the app sees an error from ``receive``
 and whatever it answers is replaced by the 413, unless its response has already begun. uvicorn stops
@@ -38,24 +41,27 @@ def _too_large_response(declared_size: int | None, limit: int) -> tuple[Message,
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_json_bytes: int) -> None:
         self.app = app
-        self.limit = max_body_bytes
+        self.multipart_limit, self.json_limit = max_body_bytes, max_json_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        length, limit = None, self.json_limit
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if value.isdigit() and int(value) > self.limit:
-                    for message in _too_large_response(int(value), self.limit):
-                        await send(message)
-                    return
-                # The server delivers exactly the declared length, so there is nothing left to count.
-                await self.app(scope, receive, send)
-                return
-        await _LimitedRequest(self.app, self.limit, send)(scope, receive)
+                length = value
+            elif name == b"content-type" and value[:19].lower() == b"multipart/form-data":
+                limit = self.multipart_limit
+        if length is None:
+            await _LimitedRequest(self.app, limit, send)(scope, receive)
+        elif length.isdigit() and int(length) > limit:
+            for message in _too_large_response(int(length), limit):
+                await send(message)
+        else:  # the server delivers exactly the declared length, so there is nothing left to count
+            await self.app(scope, receive, send)
 
 
 class _LimitedRequest:

@@ -1,8 +1,11 @@
+import json
+
 import pytest
 import torch
 from conftest import make_logistic
 
 import models
+from app.schemas.predict import LogisticRequest
 
 
 def _probability(features: list[float]) -> float:
@@ -119,7 +122,7 @@ def test_predict_logistic_unknown_field(client):
 def test_predict_logistic_batch_over_limit(client_with):
     response = client_with(max_batch_size=2).post("/predict/logistic", json={"instances": [[1.0, 2.0]] * 3})
     assert response.status_code == 413
-    assert response.json() == {"detail": "batch of 3 instances exceeds the limit of 2"}
+    assert response.json() == {"detail": "batch of at least 3 instances exceeds the limit of 2"}
 
 
 def test_predict_logistic_body_not_json(client):
@@ -185,3 +188,16 @@ def test_predict_logistic_model_failed_to_load(tmp_path, client_with):
     assert response.json() == {
         "detail": f"model 'logistic' failed to load: checkpoint {tmp_path / 'missing.pt'}: file not found"
     }
+
+
+def test_predict_logistic_oversized_batch_is_refused_before_it_is_parsed(client, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(LogisticRequest, "model_validate_json", never)
+    body = json.dumps({"instances": [[1, 2]] * 100_000}).encode()
+    response = client.post("/predict/logistic", content=body, headers={"content-type": "application/json"})
+    assert (response.status_code, response.json()) == (
+        413,
+        {"detail": "batch of at least 100000 instances exceeds the limit of 64"},
+    )

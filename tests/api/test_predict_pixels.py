@@ -109,7 +109,7 @@ def test_predict_pixels_batch_over_limit(client_with):
     client = client_with(max_batch_size=2)
     response = client.post("/predict/mnist/pixels", json={"instances": [SEVEN_PIXELS] * 3})
     assert response.status_code == 413
-    assert response.json() == {"detail": "batch of 3 instances exceeds the limit of 2"}
+    assert response.json() == {"detail": "batch of at least 3 instances exceeds the limit of 2"}
 
 
 def test_predict_pixels_body_not_json(client):
