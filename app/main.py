@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.dataplane = make_dataplane(settings)
     app.state.control = ModelControl(app.state.dataplane, model_specs(settings))
+    app.state.heavy_work = asyncio.Semaphore(1)  # see app/api/heavy_work.py
     install_error_handlers(app)
     # Whatever serves or describes a model wants the API key when one is set; probes and docs stay open.
     # With no key configured the check is left off entirely (and the docs advertise no scheme): a

@@ -24,7 +24,12 @@ def peak_rss_bytes(pid: int) -> int:
 
 @pytest.fixture
 def server(serve_env, tmp_path) -> Iterator[tuple[subprocess.Popen, int]]:
-    env = {**serve_env, "SERVE_MAX_REQUEST_BYTES": str(LIMIT), "SERVE_ACCESS_LOG": "false"}
+    env = {
+        **serve_env,
+        "SERVE_MAX_REQUEST_BYTES": str(LIMIT),
+        "SERVE_MAX_JSON_BYTES": str(LIMIT),
+        "SERVE_ACCESS_LOG": "false",
+    }
     with serve_process(env, tmp_path / "serve.log") as (process, port):
         yield process, port
 

@@ -9,7 +9,8 @@ no longer sees it.
 
 The parse runs on the event loop: pydantic-core holds the GIL throughout, so a thread would not let
 other requests run meanwhile. What keeps it short is the JSON body limit (1 MiB by default, see
-body_limit.py) and ``least_instances``, which refuses a batch that cannot fit before it is parsed.
+body_limit.py) and ``least_instances``, which refuses a batch that cannot fit before it is parsed; large
+bodies take turns (heavy_work.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
+from app.api.heavy_work import turn_for
 from app.errors import (
     MalformedRequestError,
     PayloadTooLargeError,
@@ -52,7 +54,8 @@ async def read_json(request: Request, model: type[Model]) -> Model:
         if (count := least_instances(body)) > limit:
             raise PayloadTooLargeError(f"batch of at least {count} instances exceeds the limit of {limit}")
     try:
-        return model.model_validate_json(body)
+        async with turn_for(request, len(body)):
+            return model.model_validate_json(body)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
     if errors[0]["type"] == "json_invalid":

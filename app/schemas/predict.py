@@ -26,16 +26,18 @@ class _OneOrMany(BaseModel):
     # Class variables, not private attributes: those are copied into every instance, per request.
     _single_field: ClassVar[str]
     _most_brackets_per_instance: ClassVar[int]  # "[" in one valid instance, at most
+    _most_commas_per_instance: ClassVar[int]  # "," in one valid instance and after it, at most
 
     @classmethod
     def least_instances(cls, body: bytes) -> int:
-        """How many instances ``body`` holds at least, if it is valid, judged from its brackets alone.
+        """How many instances ``body`` holds at least, if it is valid, judged from its punctuation.
 
-        A byte count, so that a body holding far too large a batch is refused before it is parsed:
-        150,000 two-feature instances fit in the JSON body limit and take a second to validate.
-        No string in a valid body holds a bracket.
+        Byte counts, so that a body holding far too large a batch is refused before it is parsed:
+        150,000 two-feature instances fit in the JSON body limit and take a second to validate. No
+        string in a valid body holds a bracket or a comma.
         """
-        return max(body.count(b"[") - 1, 0) // cls._most_brackets_per_instance
+        by_brackets = (body.count(b"[") - 1) // cls._most_brackets_per_instance
+        return max(by_brackets, body.count(b",") // cls._most_commas_per_instance, 0)
 
     @model_validator(mode="after")
     def _exactly_one(self):
@@ -55,6 +57,7 @@ class _OneOrMany(BaseModel):
 class LogisticRequest(_OneOrMany):
     _single_field = "features"
     _most_brackets_per_instance = 1  # [x1, x2]
+    _most_commas_per_instance = 1 << 30  # features may be many: brackets are the bound
     features: list[Number] | None = Field(None, description="One instance: [x1, x2].")
     instances: list[list[Number]] | None = Field(None, description="A batch of instances: [[x1, x2], ...].")
 
@@ -64,6 +67,7 @@ class LogisticRequest(_OneOrMany):
 class PixelsRequest(_OneOrMany):
     _single_field = "pixels"
     _most_brackets_per_instance = 29  # 28 rows in a list
+    _most_commas_per_instance = 784  # 783 between 784 values, one after the image
     pixels: PixelImage | None = Field(
         None, description="One image, raw 0..255 pixels, white digit on black: 28x28 nested or 784 flat."
     )

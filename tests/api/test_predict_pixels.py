@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 from conftest import digit_pixels
@@ -127,3 +129,14 @@ def test_predict_pixels_json_sent_as_form(client):
         "detail": "expected a JSON body with content type application/json, "
         "got application/x-www-form-urlencoded"
     }
+
+
+def test_predict_pixels_oversized_flat_batch_is_refused_before_it_is_parsed(client):
+    body = json.dumps({"instances": [[0] * 784] * 100}).encode()
+    response = client.post(
+        "/predict/mnist/pixels", content=body, headers={"content-type": "application/json"}
+    )
+    assert (response.status_code, response.json()) == (
+        413,
+        {"detail": "batch of at least 99 instances exceeds the limit of 64"},
+    )

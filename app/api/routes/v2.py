@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException  # FastAPI's own HTTPException is
 
 from app import binary_tensors
 from app.api.deps import DataPlaneDep
+from app.api.heavy_work import turn_for
 from app.binary_tensors import DATATYPES
 from app.core.dataplane import DataPlane, InputTensor
 from app.core.servables import TensorSpec
@@ -51,7 +52,9 @@ class ProtocolRoute(APIRoute):
 
         async def protocol_handler(request: Request) -> Response:
             try:
-                return await handler(await binary_tensors.with_json_header(request))
+                request = await binary_tensors.with_json_header(request)
+                async with turn_for(request, len(await request.body())):
+                    return await handler(request)
             except Exception as exc:
                 return _error_response(request, exc)
 
