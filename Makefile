@@ -75,6 +75,7 @@ train: install
 
 bench: install bench-serve
 	$(BIN)/python benchmarks/train_mnist.py --data-root $(DATA_ROOT)
+	$(BIN)/python -m benchmarks.logistic_vs_sklearn
 
 # Serving: ours beside the naive and LitServe peers in one run (needs wrk), then cold start.
 bench-serve: install

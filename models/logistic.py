@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -9,24 +10,48 @@ from torch import nn
 
 from models.errors import InvalidInputError
 
+_FLOAT64_MAX = torch.finfo(torch.float64).max
+
 
 @dataclass(frozen=True)
 class LogisticConfig:
-    """Everything serving needs to know besides the weights."""
+    """Everything serving needs to know besides the weights.
+
+    ``mean`` and ``std`` standardise each raw feature, ``(x - mean) / std``, before the linear layer; they
+    are the training split's, so the weights are per standard deviation. Empty (the tutorial's recipe, and
+    checkpoints written before standardisation existed): the weights apply to the raw values.
+    """
 
     in_features: int = 2
     feature_names: tuple[str, ...] = ("x1", "x2")
     threshold: float = 0.5  # label = 1 when P(y=1) >= threshold
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.in_features < 1 or len(self.feature_names) != self.in_features:
             raise ValueError("feature_names must name each of in_features")
+        if len(set(self.feature_names)) != len(self.feature_names):
+            raise ValueError("feature_names must be distinct")
         if not 0.0 < self.threshold < 1.0:
             raise ValueError("threshold must lie strictly between 0 and 1")
+        if len(self.mean) != len(self.std) or len(self.mean) not in (0, self.in_features):
+            raise ValueError("mean and std must both be empty or give one value per feature")
+        if not all(math.isfinite(m) for m in self.mean) or not all(
+            math.isfinite(s) and s > 0 for s in self.std
+        ):
+            raise ValueError("mean must be finite and std finite and positive")
+
+    @property
+    def standardized(self) -> bool:
+        return bool(self.mean)
 
 
 class LogisticRegression(nn.Module):
-    """Linear(in_features, 1) followed by a sigmoid: forward returns P(y=1), shape [N]."""
+    """Linear(in_features, 1) followed by a sigmoid: forward returns P(y=1), shape [N].
+
+    forward takes preprocessed (standardised) features; ``preprocess`` turns raw values into them.
+    """
 
     architecture = "logistic_regression"
 
@@ -34,6 +59,10 @@ class LogisticRegression(nn.Module):
         super().__init__()
         self.config = config or LogisticConfig()
         self.linear = nn.Linear(self.config.in_features, 1)
+        # float64 and not buffers: .float() and .to(dtype) must not round them, and the checkpoint's
+        # config carries them. On CPU, preprocess's .to(device) is a no-op.
+        self._mean = torch.tensor(self.config.mean, dtype=torch.float64)
+        self._std = torch.tensor(self.config.std, dtype=torch.float64)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.linear(x.to(self.linear.weight.dtype))).squeeze(-1)
@@ -53,7 +82,7 @@ class LogisticRegression(nn.Module):
         return torch.sigmoid(logit).squeeze(-1).to(torch.float32)
 
     def preprocess(self, features: torch.Tensor, *, known_finite: bool = False) -> torch.Tensor:
-        """Check a [N, in_features] batch of raw feature values and move it to the model's device.
+        """Check a [N, in_features] batch of raw feature values, move it to the model, standardise it.
 
         ``known_finite``: the caller has already refused NaN and infinity (a validated request schema),
         so the scan, a fifth of a served request's cost, is not done twice.
@@ -61,7 +90,12 @@ class LogisticRegression(nn.Module):
         self.check(features, known_finite=known_finite)
         # non_blocking: the one sync per batch is the caller's read-back (see SoftmaxRegression.preprocess).
         # float64: values past float32's range (1e300) are finite and valid; predict_proba handles them.
-        return features.to(self.linear.weight.device, torch.float64, non_blocking=True)
+        x = features.to(self.linear.weight.device, torch.float64, non_blocking=True)
+        if not self.config.standardized:
+            return x
+        x = (x - self._mean.to(x.device, non_blocking=True)) / self._std.to(x.device, non_blocking=True)
+        # A value near float64's limit may standardise past it; kept finite, its logit is still huge.
+        return x.clamp_(-_FLOAT64_MAX, _FLOAT64_MAX)
 
     def check(self, features: torch.Tensor, *, known_finite: bool = False) -> None:
         """Raise InvalidInputError unless ``features`` is a non-empty [N, in_features] batch, all finite."""
@@ -75,3 +109,12 @@ class LogisticRegression(nn.Module):
 
     def labels(self, probabilities: torch.Tensor) -> torch.Tensor:
         return (probabilities >= self.config.threshold).long()
+
+    def raw_weights(self) -> tuple[list[float], float]:
+        """(W, b) per raw unit of each feature: the same predictions with standardisation folded in."""
+        weight = self.linear.weight.detach().double().cpu().squeeze(0)
+        bias = self.linear.bias.detach().double().cpu().item()
+        if not self.config.standardized:
+            return weight.tolist(), bias
+        mean, std = torch.tensor(self.config.mean).double(), torch.tensor(self.config.std).double()
+        return (weight / std).tolist(), bias - (weight * mean / std).sum().item()

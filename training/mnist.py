@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -24,11 +25,11 @@ from models import MnistConfig, SoftmaxRegression
 from training.common import (
     DEVICE_CHOICES,
     UsageError,
+    add_output_arguments,
     choose_device,
+    destination,
     log,
-    output_path,
     progress,
-    report_path,
     run_cli,
     save_run,
     seed_everything,
@@ -98,14 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-root", type=Path, default=Path("data"), help="folder holding MNIST/raw (default: data)"
     )
     p.add_argument("--download", action="store_true", help="download MNIST into --data-root when missing")
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help=f"checkpoint path; <stem>.metrics.json and <stem>.report.png go next to it\n"
-        f"(default: {DEFAULT_OUT})",
-    )
-    p.add_argument("--model-version", help="version stored in the checkpoint (default: UTC time)")
+    add_output_arguments(p, DEFAULT_OUT)
     p.add_argument(
         "--report", action=argparse.BooleanOptionalAction, help="PNG report (default: on, off in --dry-run)"
     )
@@ -246,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
     device = choose_device(args.device)
     set_cpu_threads(args.threads)
     recipe = resolve_recipe(args)
+    where = destination(args, DEFAULT_OUT)
     if args.dry_run:
         recipe = dataclasses.replace(recipe, epochs=1)
     data = load_mnist(args.data_root, download=args.download)
@@ -260,8 +255,7 @@ def run(args: argparse.Namespace) -> int:
         f"training {result['train_seconds']:.2f} s (epochs only), {total_seconds:.2f} s in all"
     )
 
-    out = output_path(args, DEFAULT_OUT)
-    if out is None:
+    if where is None:
         return 0
     metadata = {
         "metrics": {
@@ -290,13 +284,18 @@ def run(args: argparse.Namespace) -> int:
         "dry_run": args.dry_run,
     }
     extra = {"epoch_losses": result["epoch_losses"], "confusion_matrix": test["confusion"]}
-    written = save_run(result["model"], out, version=args.model_version, metadata=metadata, extra=extra)
+    report = None
     if args.report if args.report is not None else not args.dry_run:
         from training.report import write_report  # matplotlib is slow to import; only when needed
 
-        write_report(report_path(out), result["epoch_losses"], test, data["test_images"], data["test_labels"])
-        written.append(report_path(out))
-    log(f"saved {', '.join(map(str, written))}")
+        report = functools.partial(
+            write_report,
+            epoch_losses=result["epoch_losses"],
+            test=test,
+            test_images=data["test_images"],
+            test_labels=data["test_labels"],
+        )
+    save_run(where, result["model"], metadata=metadata, extra=extra, report=report)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The MNIST training report: loss curve, confusion matrix and sample test digits in one PNG."""
+"""Training reports, one PNG each: MNIST (loss curve, confusion matrix, sample digits) and logistic."""
 
 from __future__ import annotations
 
@@ -68,3 +68,60 @@ def write_report(
         fig.savefig(f, format="png", dpi=80)
     plt.close(fig)
     return path
+
+
+def write_logistic_report(
+    path: str | Path, *, model: Any, costs: list[float], x: torch.Tensor, y: torch.Tensor
+) -> Path:
+    """The logistic model's report: the cost per step; each row's logit on the sigmoid, as the tutorial
+    draws it; and, for two features, the data in raw units with the decision boundary."""
+    names = model.config.feature_names
+    two = len(names) == 2
+    fig, axes = plt.subplots(1, 3 if two else 2, figsize=(15 if two else 10, 4.5), layout="constrained")
+    fig.suptitle(f"Logistic regression on {', '.join(names)}", fontsize=13)
+
+    loss_ax, sigmoid_ax = axes[0], axes[1]
+    loss_ax.plot(range(len(costs)), costs)
+    loss_ax.set(title="Training cost", xlabel="step", ylabel="objective (log-loss)", yscale="log")
+    loss_ax.grid(alpha=0.3)
+
+    with torch.no_grad():
+        logits = model.linear(model.preprocess(x).to(model.linear.weight.dtype)).squeeze(-1).cpu()
+    z = torch.linspace(min(logits.min().item(), -6), max(logits.max().item(), 6), 200)
+    sigmoid_ax.plot(z, torch.sigmoid(z), color="black", lw=1)
+    for label, color in ((0, "tab:blue"), (1, "tab:red")):
+        chosen = y == label
+        sigmoid_ax.scatter(
+            logits[chosen], torch.sigmoid(logits[chosen]), s=12, color=color, label=f"y = {label}"
+        )
+    sigmoid_ax.axhline(model.config.threshold, color="gray", ls="--", lw=1)
+    sigmoid_ax.set(title="P(y=1) = sigmoid(W·x + b)", xlabel="W·x + b", ylabel="P(y=1)")
+    sigmoid_ax.legend(loc="upper left")
+
+    if two:
+        data_ax = axes[2]
+        for label, color in ((0, "tab:blue"), (1, "tab:red")):
+            chosen = y == label
+            data_ax.scatter(x[chosen, 0], x[chosen, 1], s=12, color=color, label=f"y = {label}")
+        # The boundary is where W·x + b equals the threshold's logit, in raw units.
+        (w1, w2), b = model.raw_weights()
+        level = math.log(model.config.threshold / (1 - model.config.threshold))
+        x1 = torch.linspace(x[:, 0].min().item(), x[:, 0].max().item(), 2)
+        if w2:
+            data_ax.plot(x1, (level - b - w1 * x1) / w2, color="black", label="decision boundary")
+            data_ax.set_ylim(*_padded(x[:, 1]))
+        elif w1:
+            data_ax.axvline((level - b) / w1, color="black", label="decision boundary")
+        data_ax.set(title="Data and decision boundary", xlabel=names[0], ylabel=names[1])
+        data_ax.legend(loc="best")
+
+    with atomic_file(path) as f:
+        fig.savefig(f, format="png", dpi=80)
+    plt.close(fig)
+    return Path(path)
+
+
+def _padded(values: torch.Tensor) -> tuple[float, float]:
+    low, high = values.min().item(), values.max().item()
+    margin = (high - low) * 0.05 or 1.0
+    return low - margin, high + margin

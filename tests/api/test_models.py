@@ -42,7 +42,13 @@ def test_get_model_describes_checkpoint(client, mnist_checkpoint):
 def test_get_model_logistic_input(client):
     response = client.get("/models/logistic")
     assert response.status_code == 200
-    assert response.json()["input"] == {"in_features": 2, "feature_names": ["x1", "x2"], "threshold": 0.5}
+    assert response.json()["input"] == {
+        "in_features": 2,
+        "feature_names": ["x1", "x2"],
+        "threshold": 0.5,
+        "mean": [],
+        "std": [],
+    }
 
 
 def test_get_model_failed_shows_reason(tmp_path, client_with):

@@ -183,3 +183,21 @@ def test_save_failure_keeps_previous_file_and_leaves_no_temp_file(monkeypatch, l
         models.save(LogisticRegression(), logistic_path, version="2")
     assert logistic_path.read_bytes() == before
     assert sorted(p.name for p in logistic_path.parent.iterdir()) == ["logistic.pt"]
+
+
+def test_load_logistic_keeps_mean_and_std_and_standardizes(tmp_path):
+    config = LogisticConfig(feature_names=("income", "age"), mean=(50_000.0, 30.0), std=(10_000.0, 5.0))
+    path = models.save(LogisticRegression(config), tmp_path / "scaled.pt", version="1")
+    loaded = models.load(path).model
+    assert loaded.config == config
+    assert loaded.preprocess(torch.tensor([[60_000.0, 20.0]])).tolist() == [[1.0, -2.0]]
+
+
+def test_load_logistic_checkpoint_from_before_standardization(save_edited):
+    def old_config(payload):
+        del payload["config"]["mean"], payload["config"]["std"]
+
+    path = save_edited(LogisticRegression(), old_config)
+    loaded = models.load(path).model
+    assert (loaded.config.mean, loaded.config.std) == ((), ())
+    assert loaded.preprocess(torch.tensor([[4.0, 3.0]])).tolist() == [[4.0, 3.0]]

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from models import InvalidInputError, LogisticRegression, MnistConfig, SoftmaxRegression
+from models import InvalidInputError, LogisticConfig, LogisticRegression, MnistConfig, SoftmaxRegression
 
 
 def test_logistic_forward_returns_one_probability_per_row():
@@ -90,3 +90,38 @@ def test_softmax_preprocess_infinite_pixels_are_rejected():
     with pytest.raises(InvalidInputError) as exc:
         SoftmaxRegression().preprocess(pixels)
     assert str(exc.value) == "pixel values must be finite numbers (no NaN or infinity)"
+
+
+def test_logistic_preprocess_standardizes_with_config_mean_and_std():
+    model = LogisticRegression(LogisticConfig(mean=(50_000.0, 30.0), std=(10_000.0, 5.0)))
+    assert model.preprocess(torch.tensor([[60_000.0, 20.0]])).tolist() == [[1.0, -2.0]]
+
+
+def test_logistic_preprocess_without_mean_and_std_keeps_raw_values():
+    assert LogisticRegression().preprocess(torch.tensor([[60_000.0, 20.0]])).tolist() == [[60_000.0, 20.0]]
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"mean": (0.0,), "std": (1.0,)}, "mean and std must both be empty or give one value per feature"),
+        ({"mean": (0.0, 0.0), "std": ()}, "mean and std must both be empty or give one value per feature"),
+        ({"mean": (0.0, 0.0), "std": (1.0, 0.0)}, "mean must be finite and std finite and positive"),
+        ({"mean": (float("nan"), 0.0), "std": (1.0, 1.0)}, "mean must be finite and std finite and positive"),
+        ({"feature_names": ("a", "a")}, "feature_names must be distinct"),
+    ],
+    ids=["short", "std-missing", "zero-std", "nan-mean", "duplicate-names"],
+)
+def test_logistic_config_refuses_inconsistent_standardization(fields, problem):
+    with pytest.raises(ValueError, match=problem):
+        LogisticConfig(**fields)
+
+
+def test_logistic_raw_weights_give_the_same_logits_as_standardized_ones():
+    torch.manual_seed(0)
+    model = LogisticRegression(LogisticConfig(mean=(50_000.0, 30.0), std=(10_000.0, 5.0)))
+    x = torch.tensor([[52_000.0, 31.0], [41_000.0, 60.0]], dtype=torch.float64)
+    weight, bias = model.raw_weights()
+    raw_logits = x @ torch.tensor(weight, dtype=torch.float64) + bias
+    logits = model.linear(model.preprocess(x).float()).squeeze(-1).double()
+    assert torch.allclose(logits, raw_logits, rtol=1e-5)

@@ -90,3 +90,29 @@ def test_mnist_invalid_epochs_exit_with_message(tiny_mnist_root, capsys):
 def test_choose_device_auto_without_gpu_is_cpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert choose_device("auto") == torch.device("cpu")
+
+
+def test_mnist_repository_writes_the_next_version_with_companions(tiny_mnist_root, tmp_path):
+    repository = tmp_path / "repo"
+    (repository / "mnist").mkdir(parents=True)
+    (repository / "mnist" / "1.pt").write_bytes(b"an existing version, never touched")
+    argv = ["--data-root", str(tiny_mnist_root), "--repository", str(repository), "--name", "mnist"]
+    assert mnist.main([*argv, "--epochs", "1", "--batch-size", "16"]) == 0
+    assert sorted(p.name for p in (repository / "mnist").iterdir()) == [
+        ".lock",
+        "1.pt",
+        "2.metrics.json",
+        "2.pt",
+        "2.report.png",
+    ]
+    assert (repository / "mnist" / "1.pt").read_bytes() == b"an existing version, never touched"
+    assert models.load(repository / "mnist" / "2.pt").version == "2"
+
+
+def test_mnist_repository_without_name_exits_with_message(tiny_mnist_root, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        mnist.main(["--data-root", str(tiny_mnist_root), "--repository", str(tmp_path)])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err == (
+        "digit-train-mnist: error: --repository and --name go together: --repository DIR --name NAME\n"
+    )
