@@ -91,11 +91,9 @@ def write_logistic_report(
     sigmoid_ax.plot(z, torch.sigmoid(z), color="black", lw=1)
     for label, color in ((0, "tab:blue"), (1, "tab:red")):
         chosen = y == label
-        sigmoid_ax.scatter(
-            logits[chosen], torch.sigmoid(logits[chosen]), s=12, color=color, label=f"y = {label}"
-        )
+        sigmoid_ax.scatter(logits[chosen], y[chosen], s=12, color=color, alpha=0.5, label=f"y = {label}")
     sigmoid_ax.axhline(model.config.threshold, color="gray", ls="--", lw=1)
-    sigmoid_ax.set(title="P(y=1) = sigmoid(W·x + b)", xlabel="W·x + b", ylabel="P(y=1)")
+    sigmoid_ax.set(title="P(y=1) = sigmoid(W·x + b); rows at their label", xlabel="W·x + b", ylabel="P(y=1)")
     sigmoid_ax.legend(loc="upper left")
 
     if two:
