@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -45,6 +46,42 @@ class LogisticConfig:
     @property
     def standardized(self) -> bool:
         return bool(self.mean)
+
+    def feature_rows(self, instances: Sequence[Sequence[float] | Mapping[str, float]]) -> list[list[float]]:
+        """Instances as value lists in ``feature_names`` order, or as {name: value} -> value lists.
+
+        Raises InvalidInputError naming the instance and listing the expected names. Lists of the right
+        length pass through as they are (no copy): the common case costs one length check per row.
+        """
+        rows = instances if isinstance(instances, list) else list(instances)
+        names = self.feature_names
+        for index, instance in enumerate(rows):
+            if isinstance(instance, Mapping):
+                rows = rows if rows is not instances else list(rows)
+                rows[index] = self._named_row(index, instance)
+            elif len(instance) != len(names):
+                raise InvalidInputError(
+                    f"instance {index} has {len(instance)} features; expected {len(names)} "
+                    f"({', '.join(names)})"
+                )
+        return rows
+
+    def _named_row(self, index: int, instance: Mapping[str, float]) -> list[float]:
+        if len(instance) == len(self.feature_names):
+            try:
+                return [instance[name] for name in self.feature_names]
+            except KeyError:
+                pass
+        missing = [name for name in self.feature_names if name not in instance]
+        unknown = [name for name in instance if name not in self.feature_names]
+        problems = [
+            f"{what} {', '.join(names)}"
+            for what, names in (("missing", missing), ("unknown", unknown))
+            if names
+        ]
+        raise InvalidInputError(
+            f"instance {index}: {'; '.join(problems)}; expected the features {', '.join(self.feature_names)}"
+        ) from None
 
 
 class LogisticRegression(nn.Module):

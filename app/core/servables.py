@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 
 import torch
 
-from app.core.errors import InvalidContentError
 from app.observability.metrics import INFERENCE_SECONDS, PREDICTION_COUNTS
 from models import Checkpoint, LogisticRegression, SoftmaxRegression
 
@@ -35,6 +34,8 @@ class TensorSpec:
     name: str
     datatypes: tuple[str, ...]  # accepted; the first is the one metadata advertises
     shapes: tuple[tuple[int, ...], ...]  # accepted; the first is the one metadata advertises
+    # Shown in metadata as the tensor's parameters: e.g. what each column of a feature matrix is.
+    parameters: dict[str, str] | None = None
 
     def accepts_shape(self, shape: Sequence[int]) -> bool:
         return any(
@@ -106,27 +107,31 @@ class LogisticServable(Servable):
 
     def make_signature(self) -> Signature:
         return Signature(
-            input=TensorSpec("features", ("FP32", "FP64"), ((ANY, self.config.in_features),)),
+            input=TensorSpec(
+                "features",
+                ("FP32", "FP64"),
+                ((ANY, self.config.in_features),),
+                # Column j is feature_names[j]. One string, as V2 parameters are scalars; a name holds no
+                # comma (the trainer's --features is comma-separated).
+                {"feature_names": ",".join(self.config.feature_names)},
+            ),
             outputs=(
                 TensorSpec("probability", ("FP32",), ((ANY, 1),)),
                 TensorSpec("label", ("INT64",), ((ANY, 1),)),
             ),
         )
 
-    def prepare(self, inputs: list[list[float]] | torch.Tensor) -> torch.Tensor:
-        """Feature rows (lists from JSON, or a tensor) -> a checked [N, in_features] tensor.
+    def prepare(self, inputs: list[list[float] | dict[str, float]] | torch.Tensor) -> torch.Tensor:
+        """Instances (value lists in feature order or {name: value} from JSON, or a tensor) -> a checked
+        [N, in_features] tensor.
 
         The one finite-input check of this architecture is ``model.check``, called here on every input.
         """
         if not isinstance(inputs, torch.Tensor):
-            names = self.config.feature_names
-            for index, row in enumerate(inputs):
-                if len(row) != len(names):
-                    raise InvalidContentError(
-                        f"instance {index} has {len(row)} features; expected {len(names)} "
-                        f"({', '.join(names)})"
-                    )
-            inputs = torch.tensor(inputs, dtype=torch.float64)  # float32 would turn 1e300 into infinity
+            # Names to the model's order; a wrong count or name is an InvalidInputError listing them.
+            inputs = torch.tensor(
+                self.config.feature_rows(inputs), dtype=torch.float64
+            )  # float32 would turn 1e300 into infinity
         self.model.check(inputs)
         return inputs
 

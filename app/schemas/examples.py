@@ -38,6 +38,8 @@ _INK = {".": 0, "+": 128, "#": 255}
 SEVEN_PIXELS: list[list[int]] = [[_INK[c] for c in row] for row in _SEVEN.split()]
 
 LOGISTIC_SINGLE = {"features": [4.0, 3.0]}
+LOGISTIC_NAMED = {"features": {"x1": 4.0, "x2": 3.0}}  # the default model's names (GET /models/logistic)
 LOGISTIC_BATCH = {"instances": [[1.0, 2.0], [5.0, 3.0]]}
+LOGISTIC_NAMED_BATCH = {"instances": [{"x1": 1.0, "x2": 2.0}, {"x2": 3.0, "x1": 5.0}]}
 PIXELS_SINGLE = {"pixels": SEVEN_PIXELS}
 PIXELS_BATCH = {"instances": [SEVEN_PIXELS, [v for row in SEVEN_PIXELS for v in row]]}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, Tag, model_validator
 
-from app.schemas.examples import LOGISTIC_SINGLE, PIXELS_SINGLE
+from app.schemas.examples import LOGISTIC_NAMED, LOGISTIC_SINGLE, PIXELS_SINGLE
 
 # A JSON number and nothing else: strict, so "1" and true are refused rather than read as 1.0 (the README
 # promises a strict API); integers are numbers too. Whether values are finite and in range is the model's
@@ -54,14 +54,38 @@ class _OneOrMany(BaseModel):
         return self.instances if self.instances is not None else [getattr(self, self._single_field)]
 
 
+# One instance: its values in the model's feature order (a JSON list), or by name (an object); GET
+# /models/{name} lists the names. Told apart by the JSON type, so a bad value gets one error, located
+# under 'list' or 'object', rather than one from each branch.
+FeatureValues = Annotated[
+    Annotated[list[Number], Tag("list")] | Annotated[dict[str, Number], Tag("object")],
+    Discriminator(lambda value: "object" if isinstance(value, dict) else "list"),
+]
+
+
 class LogisticRequest(_OneOrMany):
     _single_field = "features"
     _most_brackets_per_instance = 1  # [x1, x2]
     _most_commas_per_instance = 1 << 30  # features may be many: brackets are the bound
-    features: list[Number] | None = Field(None, description="One instance: [x1, x2].")
-    instances: list[list[Number]] | None = Field(None, description="A batch of instances: [[x1, x2], ...].")
+    features: FeatureValues | None = Field(
+        None,
+        description='One instance: [x1, x2] in the model\'s feature order, or {"x1": 4, "x2": 3} by name.',
+    )
+    instances: list[FeatureValues] | None = Field(
+        None, description="A batch of instances, each as for 'features'."
+    )
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [LOGISTIC_SINGLE]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [LOGISTIC_SINGLE, LOGISTIC_NAMED]}
+    )
+
+    @classmethod
+    def least_instances(cls, body: bytes) -> int:
+        """As for every request, with an instance by name counted by its '{' (the body is one more).
+
+        A feature name holding a bracket or brace counts too high: such a batch meets the limit sooner.
+        """
+        return max(super().least_instances(body), body.count(b"[") + body.count(b"{") - 2)
 
 
 class PixelsRequest(_OneOrMany):

@@ -55,6 +55,11 @@ class TensorMetadata(BaseModel):
     name: str = Field(examples=["pixels"])
     datatype: str = Field(examples=["FP32"])
     shape: list[int] = Field(description="-1 marks a variable dimension (the batch).", examples=[[-1, 784]])
+    parameters: dict[str, str] | None = Field(
+        None,
+        description="logistic `features`: `feature_names`, the columns' names in order, comma-separated.",
+        examples=[{"feature_names": "income,age"}],
+    )
 
 
 class ModelMetadata(BaseModel):

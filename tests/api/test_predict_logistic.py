@@ -64,7 +64,11 @@ def test_predict_logistic_non_number_value_is_refused_strictly(client, value):
     assert response.status_code == 422
     assert response.json() == {
         "detail": [
-            {"loc": ["body", "features", 0], "msg": "Input should be a valid number", "type": "float_type"}
+            {
+                "loc": ["body", "features", "list", 0],
+                "msg": "Input should be a valid number",
+                "type": "float_type",
+            }
         ]
     }
 

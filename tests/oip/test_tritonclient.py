@@ -48,7 +48,9 @@ def test_tritonclient_model_is_ready(triton_client):
 
 def test_tritonclient_model_metadata(triton_client):
     metadata = triton_client.get_model_metadata("logistic")
-    assert metadata["inputs"] == [{"name": "features", "datatype": "FP32", "shape": [-1, 2]}]
+    assert metadata["inputs"] == [
+        {"name": "features", "datatype": "FP32", "shape": [-1, 2], "parameters": {"feature_names": "x1,x2"}}
+    ]
     assert metadata["outputs"] == [
         {"name": "probability", "datatype": "FP32", "shape": [-1, 1]},
         {"name": "label", "datatype": "INT64", "shape": [-1, 1]},

@@ -165,8 +165,8 @@ def test_csv_too_few_rows_for_the_validation_split_exits_with_message(write_csv,
         ["--csv", str(path), "--val-fraction", "0.1", "--out", str(tmp_path / "m.pt")], capsys
     )
     assert stderr == (
-        "digit-train-logistic: error: too few rows for the validation split: --val-fraction 0.1 of 4 rows leaves "
-        "0 validation rows, not both classes; use more rows or another fraction\n"
+        "digit-train-logistic: error: too few rows for the validation split: --val-fraction 0.1 of 4 rows "
+        "leaves 0 validation rows, not both classes; use more rows or another fraction\n"
     )
 
 
@@ -174,7 +174,8 @@ def test_csv_one_class_exits_with_message(write_csv, tmp_path, capsys):
     path = write_csv("x1,x2,y\n1,5,1\n2,6,1\n")
     stderr = run_failing(["--csv", str(path), "--out", str(tmp_path / "m.pt")], capsys)
     assert stderr == (
-        f"digit-train-logistic: error: {path}: every row has y = '1'; a classifier needs rows of both classes\n"
+        f"digit-train-logistic: error: {path}: every row has y = '1'; a classifier needs rows of both "
+        "classes\n"
     )
 
 

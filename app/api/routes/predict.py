@@ -16,7 +16,14 @@ from app.core.servables import Servable
 from app.errors import InvalidContentError, check_batch_size
 from app.imaging import SUPPORTED_FORMATS, InvertMode, decode_digit
 from app.schemas.errors import error_responses
-from app.schemas.examples import LOGISTIC_BATCH, LOGISTIC_SINGLE, PIXELS_BATCH, PIXELS_SINGLE
+from app.schemas.examples import (
+    LOGISTIC_BATCH,
+    LOGISTIC_NAMED,
+    LOGISTIC_NAMED_BATCH,
+    LOGISTIC_SINGLE,
+    PIXELS_BATCH,
+    PIXELS_SINGLE,
+)
 from app.schemas.predict import (
     DigitPrediction,
     DigitResponse,
@@ -172,11 +179,22 @@ def add_routes(app: FastAPI, dependencies: Sequence[params.Depends]) -> None:
         "/predict/logistic",
         predict_logistic_route,
         **common,
-        summary="Classify 2-feature inputs with the logistic regression",
+        summary="Classify feature values with the logistic regression",
+        description=(
+            "Each instance gives the model's features as a list in their order, or as an object by name. "
+            "`GET /models/logistic` lists the names in order (`input.feature_names`); a missing, unknown "
+            "or misspelt name is a 422 that lists them."
+        ),
         response_model=LogisticResponse,
         responses=_ERRORS,
         openapi_extra=json_body_doc(
-            LogisticRequest, {"one instance": LOGISTIC_SINGLE, "a batch": LOGISTIC_BATCH}
+            LogisticRequest,
+            {
+                "one instance": LOGISTIC_SINGLE,
+                "one instance, by feature name": LOGISTIC_NAMED,
+                "a batch": LOGISTIC_BATCH,
+                "a batch, by feature name": LOGISTIC_NAMED_BATCH,
+            },
         ),
     )
     app.add_api_route(

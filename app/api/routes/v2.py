@@ -123,12 +123,18 @@ async def server_ready(dataplane: DataPlaneDep, response: Response) -> ServerRea
     return ServerReady(ready=ready)
 
 
-@model_router.get("/{name}", summary="Model metadata: its versions, input and output tensors")
+@model_router.get(
+    "/{name}",
+    summary="Model metadata: its versions, input and output tensors",
+    response_model_exclude_none=True,
+)
 async def model_metadata(name: str, dataplane: DataPlaneDep) -> ModelMetadata:
     return _metadata(dataplane, name, None)
 
 
-@model_router.get("/{name}/versions/{version}", summary="Model metadata, of one version")
+@model_router.get(
+    "/{name}/versions/{version}", summary="Model metadata, of one version", response_model_exclude_none=True
+)
 async def model_version_metadata(name: str, version: str, dataplane: DataPlaneDep) -> ModelMetadata:
     return _metadata(dataplane, name, version)
 
@@ -147,7 +153,8 @@ async def model_version_ready(
 
 _INFER_DOC = {
     "summary": "Run the model on input tensors",
-    "description": "A logistic regression takes `features` FP32 [N, F] and returns `probability` FP32 "
+    "description": "A logistic regression takes `features` FP32 [N, F], its columns in the order of the "
+    "metadata's `feature_names`, and returns `probability` FP32 "
     "[N, 1] and `label` INT64 [N, 1]. A digit model takes `pixels`, raw 0..255 white-on-black, FP32 or "
     "UINT8 [N, 784] or [N, 28, 28], and returns `probabilities` FP32 [N, 10] and `digit` INT64 [N]. "
     "Tensors may travel as binary after the JSON (header `Inference-Header-Content-Length`).",
@@ -176,7 +183,9 @@ def _readiness(dataplane: DataPlane, name: str, version: str | None, response: R
 
 
 def _tensor_metadata(spec: TensorSpec) -> TensorMetadata:
-    return TensorMetadata(name=spec.name, datatype=spec.datatypes[0], shape=list(spec.shapes[0]))
+    return TensorMetadata(
+        name=spec.name, datatype=spec.datatypes[0], shape=list(spec.shapes[0]), parameters=spec.parameters
+    )
 
 
 def _metadata(dataplane: DataPlane, name: str, version: str | None) -> ModelMetadata:
