@@ -81,7 +81,7 @@ def test_redoc_loads_nothing_from_other_hosts(page_and_attempts):
 
     page.goto("/redoc")
 
-    heading = page.locator("h2", has_text="Classify 2-feature inputs with the logistic regression")
+    heading = page.locator("h2", has_text="Classify feature values with the logistic regression")
     expect(heading).to_be_visible(timeout=RENDER_TIMEOUT_MS)
     expect(page.get_by_role("link", name="API docs by Redocly")).to_be_visible()
     page.wait_for_load_state("networkidle")
