@@ -27,6 +27,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import httptools
@@ -102,7 +103,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             state.bodies_in_flight = 0  # requests whose app has started while their body still arrives
             state.body_bytes_in_flight = 0  # what those bodies have brought so far
         self._head_bytes: int | None = 0  # bytes received since the request began; None in its body
-        self._parsed_head_bytes = 0  # bytes of the request line and the headers parsed so far
         self._receiving_body = False
         self._in_message = False
         self._timer: Any = None
@@ -170,33 +170,28 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_message = True
-        self._parsed_head_bytes = 0
-
-    def on_url(self, url: bytes) -> None:
-        self._parsed_head_bytes += len(url)
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        # Counted here too: a request whose headers arrive whole in one read never reaches the check
-        # in data_received, which is for headers still arriving.
-        self._parsed_head_bytes += len(name) + len(value) + 4
-        if self._parsed_head_bytes > self.limits.max_header_bytes:
-            raise _Refusal(431, f"request line and headers exceed {self.limits.max_header_bytes} bytes")
-        if len(self.headers) >= self.limits.max_headers:
-            raise _Refusal(431, f"more than {self.limits.max_headers} header lines")
-        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self._cancel_timer()
+        if self._timer is not None:
+            self._cancel_timer()
         self._head_bytes = None
-        app = self.app
-        if len(self.tasks) - self.server_state.bodies_in_flight >= self.limits.max_requests:
-            log.warning("refused a request: %d being worked on, the limit", self.limits.max_requests)
-            self.app = _busy
-        try:
+        # Checked once the headers are in (httptools hands them over whole): a head still arriving is
+        # bounded by the byte count in data_received, and one read holds at most 256 KiB.
+        headers = self.headers
+        if len(headers) > self.limits.max_headers:
+            raise _Refusal(431, f"more than {self.limits.max_headers} header lines")
+        head_bytes = len(self.url) + sum(map(len, chain.from_iterable(headers))) + 4 * len(headers)
+        if head_bytes > self.limits.max_header_bytes:
+            raise _Refusal(431, f"request line and headers exceed {self.limits.max_header_bytes} bytes")
+        if len(self.tasks) - self.server_state.bodies_in_flight < self.limits.max_requests:
             super().on_headers_complete()
-        finally:
-            self.app = app
+        else:
+            log.warning("refused a request: %d being worked on, the limit", self.limits.max_requests)
+            app, self.app = self.app, _busy
+            try:
+                super().on_headers_complete()
+            finally:
+                self.app = app
         cycle = self.cycle
         if cycle is not None and cycle.scope is self.scope:  # not an upgrade
             self._receiving_body = True
@@ -217,8 +212,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_body(body)
 
     def on_message_complete(self) -> None:
-        self._stop_receiving()
-        self._cancel_timer()
+        if self._receiving_body:
+            self._stop_receiving()
+        if self._timer is not None:
+            self._cancel_timer()
         self._in_message = False
         self._head_bytes = 0
         super().on_message_complete()

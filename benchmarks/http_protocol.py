@@ -19,6 +19,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from app.http_protocol import ConnectionLimits, GuardedHttpToolsProtocol
+from app.settings import Settings
 
 REQUESTS = {
     "GET /health/live": b"GET /health/live HTTP/1.1\r\nHost: localhost\r\nUser-Agent: bench\r\n\r\n",
@@ -58,7 +59,7 @@ async def _app(scope, receive, send) -> None:
 
 
 class _Guarded(GuardedHttpToolsProtocol):
-    limits = ConnectionLimits(10, 10, 1024, 16384, 100, 1000, 200, 2)
+    limits = ConnectionLimits.from_settings(Settings())
 
 
 async def _seconds_per_request(protocol_class: type, request: bytes, count: int) -> float:
@@ -81,7 +82,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--only",
+        choices=["uvicorn", "limits"],
+        help="run one protocol once on the first request, printing nothing: for counting its instructions "
+        "under valgrind at two --requests counts",
+    )
     args = parser.parse_args()
+    if args.only:
+        protocol = HttpToolsProtocol if args.only == "uvicorn" else _Guarded
+        asyncio.run(_seconds_per_request(protocol, next(iter(REQUESTS.values())), args.requests))
+        return
     for name, request in REQUESTS.items():
         stock, guarded, ratios = [], [], []
         for _ in range(args.rounds):
