@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app.api.openapi import operation_id, use_component_schemas
-from app.api.routes import admin, docs, health, metrics, models, page, predict, v2
-from app.core.control import ModelControl, ModelSpec
+from app.api.routes import admin, docs, health, metrics, models, page, predict, repository, v2
+from app.core.control import LoadLimits, ModelControl
 from app.core.dataplane import DataPlane, RunnerOptions
 from app.core.repository import ModelRepository
 from app.errors import install_error_handlers
@@ -24,34 +24,23 @@ from app.observability.middleware import ObservabilityMiddleware
 from app.observability.tracing import TELEMETRY_OFF, TELEMETRY_ON, TracedModelRepository
 from app.security import RequireApiKey
 from app.settings import Settings, get_settings
-from models import LogisticRegression, SoftmaxRegression, resolve_device
+from models import resolve_device
 
 log = logging.getLogger(__name__)
 
 DESCRIPTION = """
-Predictions from two classic PyTorch models:
+Predictions from the models of a model repository, any number of them and of their versions. Two
+are there by default:
 
 * **logistic** — a logistic regression on two numeric features (`POST /predict/logistic`);
 * **mnist** — a softmax regression that reads 28x28 handwritten digits, from image files
   (`POST /predict/mnist`) or pixel arrays (`POST /predict/mnist/pixels`).
 
+Any other model answers at `POST /predict/{name}`; `?version=N` picks a version. `GET /models` lists
+them all, the Open Inference Protocol serves them under `/v2`, and `/admin` operates the repository.
+
 [Draw a digit](/) on the service's own page and watch the prediction as you draw.
 """
-
-
-def model_specs(settings: Settings) -> list[ModelSpec]:
-    return [
-        ModelSpec(
-            name="logistic",
-            architecture=LogisticRegression.architecture,
-            checkpoint_path=settings.logistic_checkpoint,
-        ),
-        ModelSpec(
-            name="mnist",
-            architecture=SoftmaxRegression.architecture,
-            checkpoint_path=settings.mnist_checkpoint,
-        ),
-    ]
 
 
 def make_dataplane(settings: Settings) -> DataPlane:
@@ -68,13 +57,15 @@ def make_dataplane(settings: Settings) -> DataPlane:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     device = resolve_device(settings.device)  # cuda without a GPU stops start-up here, with the reason
-    app.state.control.load_all(device)
-    app.state.dataplane.start()
+    dataplane, control = app.state.dataplane, app.state.control
+    dataplane.start()
     try:
+        await control.start(device)
         async with worker_metrics():
             yield
     finally:
-        await app.state.dataplane.stop()
+        await control.stop()
+        await dataplane.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -95,7 +86,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     use_component_schemas(app)
     app.state.settings = settings
     app.state.dataplane = make_dataplane(settings)
-    app.state.control = ModelControl(app.state.dataplane, model_specs(settings))
+    app.state.control = ModelControl(
+        app.state.dataplane,
+        settings.model_repository,
+        explicit=settings.repository_mode == "explicit",
+        poll_seconds=settings.repository_poll_seconds,
+        limits=LoadLimits(settings.max_checkpoint_bytes, settings.checkpoint_read_timeout_seconds),
+    )
     app.state.heavy_work = asyncio.Semaphore(1)  # see app/api/heavy_work.py
     install_error_handlers(app)
     # Whatever serves or describes a model wants the API key when one is set; probes and docs stay open.
@@ -108,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, page, docs, v2):
         app.include_router(module.router)
     app.include_router(admin.router)  # wants the key always, and is off without one
+    app.include_router(repository.router)  # the same
     # Scrapers often cannot send a key, so /metrics wants one only with SERVE_METRICS_REQUIRE_KEY.
     app.include_router(metrics.router, dependencies=key_guard if settings.metrics_require_key else [])
     app.add_middleware(

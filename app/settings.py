@@ -15,11 +15,29 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SERVE_", frozen=True, extra="ignore")
 
-    logistic_checkpoint: Path = Field(
-        Path("checkpoints/logistic.pt"), description="Logistic regression checkpoint (relative to the cwd)."
+    # The model repository (README: "The model repository"): <repository>/<name>/<version>.pt
+    model_repository: Path = Field(
+        Path("model_repository"),
+        description="The model repository folder: <name>/<version>.pt, each model's optional "
+        "config.json (relative to the cwd).",
     )
-    mnist_checkpoint: Path = Field(
-        Path("checkpoints/mnist.pt"), description="MNIST softmax regression checkpoint (relative to the cwd)."
+    repository_mode: Literal["poll", "explicit"] = Field(
+        "poll",
+        description="poll: every worker follows the folder (new, changed and removed version files); "
+        "explicit: the folder is read at start-up and after admin calls only.",
+    )
+    repository_poll_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=3600,
+        description="How often each worker looks at the repository (poll mode), or for admin changes "
+        "(explicit mode). Every worker converges within about two intervals.",
+    )
+    max_checkpoint_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Largest checkpoint file loaded; larger ones are refused."
+    )
+    checkpoint_read_timeout_seconds: float = Field(
+        10.0, gt=0, le=600, description="Longest a checkpoint file may take to read before it is refused."
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Where the models run: auto picks CUDA when a GPU is present."
@@ -39,12 +57,9 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None,
         description="When set, /predict, /models and /admin want it as `Authorization: Bearer <key>` or "
-        "`X-API-Key: <key>`. Unset: the service is open and /admin is off.",
+        "`X-API-Key: <key>`. Unset: the service is open, and /admin and /v2/repository are off.",
     )
     metrics_require_key: bool = Field(False, description="Whether /metrics also wants the API key.")
-    reload_dir: Path = Field(
-        Path("checkpoints"), description="The only folder /admin/models/{name}/reload may load from."
-    )
 
     @field_validator("api_key")
     @classmethod

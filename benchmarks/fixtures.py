@@ -29,7 +29,7 @@ class Job:
 
 @dataclass(frozen=True)
 class Fixtures:
-    env: dict[str, str]  # SERVE_*_CHECKPOINT for every server, peers included
+    env: dict[str, str]  # SERVE_MODEL_REPOSITORY for ours, SERVE_*_CHECKPOINT for the peers
     multipart: bytes  # one PNG digit as a multipart/form-data body, part named "file"
 
     @property
@@ -59,11 +59,18 @@ def multipart_body(png: bytes) -> bytes:
 
 
 def write_fixtures(folder: Path) -> Fixtures:
-    """Random-weight checkpoints under ``folder`` (serving cost does not depend on the weights)."""
+    """A repository of random-weight checkpoints under ``folder`` (serving cost does not depend on the
+    weights); the peers read the same files."""
     torch.manual_seed(0)
-    logistic = models.save(models.LogisticRegression(), folder / "logistic.pt", version="bench")
-    mnist = models.save(models.SoftmaxRegression(), folder / "mnist.pt", version="bench")
+    logistic = models.save(models.LogisticRegression(), folder / "logistic" / "1.pt", version="bench")
+    mnist = models.save(models.SoftmaxRegression(), folder / "mnist" / "1.pt", version="bench")
     return Fixtures(
-        env={"SERVE_LOGISTIC_CHECKPOINT": str(logistic), "SERVE_MNIST_CHECKPOINT": str(mnist)},
+        env={
+            "SERVE_MODEL_REPOSITORY": str(folder),
+            # Per-request figures: a repository poll is a cost per second, not per request (README).
+            "SERVE_REPOSITORY_POLL_SECONDS": "3600",
+            "SERVE_LOGISTIC_CHECKPOINT": str(logistic),
+            "SERVE_MNIST_CHECKPOINT": str(mnist),
+        },
         multipart=multipart_body(digit_png()),
     )

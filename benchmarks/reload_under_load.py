@@ -1,8 +1,9 @@
-"""Swap the logistic model back and forth on a live server while clients keep predicting.
+"""Swap the logistic model's default version back and forth on a live server while clients keep predicting.
 
-Starts uvicorn on 127.0.0.1 with two throwaway checkpoints (versions 1 and 2, different weights), runs
-``--clients`` threads posting /predict/logistic, reloads ``--reloads`` times, then prints how many
-answers each version gave, any failures, reload times and prediction latency.
+Starts uvicorn on 127.0.0.1 with a throwaway repository (logistic versions 1 and 2, different weights,
+both served), runs ``--clients`` threads posting /predict/logistic, pins versions 2 and 1 in turn
+``--reloads`` times, then prints how many answers each version gave, any failures, how long each admin
+call took and prediction latency.
 
     .venv/bin/python -m benchmarks.reload_under_load --reloads 20 --clients 4
 """
@@ -25,14 +26,15 @@ import models
 from benchmarks.processes import free_port, running_server, server_argv
 
 
-def write_checkpoints(folder: Path) -> None:
-    for version, sign in (("1.0.0", 1.0), ("2.0.0", -1.0)):
+def write_repository(folder: Path) -> None:
+    for version, sign in ((1, 1.0), (2, -1.0)):
         model = models.LogisticRegression()
         with torch.no_grad():
             model.linear.weight.copy_(sign * torch.tensor([[3.2530, 1.5179]]))
             model.linear.bias.fill_(sign * -14.4819)
-        models.save(model, folder / f"logistic-{version}.pt", version=version)
-    models.save(models.SoftmaxRegression(), folder / "mnist.pt", version="1.0.0")
+        models.save(model, folder / "logistic" / f"{version}.pt")
+    (folder / "logistic" / "config.json").write_text('{"version_policy": {"all": {}}}')
+    models.save(models.SoftmaxRegression(), folder / "mnist" / "1.pt")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -53,13 +55,11 @@ def main() -> None:
     key, base_url = secrets.token_urlsafe(24), f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        write_checkpoints(folder)
+        write_repository(folder)
         env = {
             **os.environ,
             "SERVE_API_KEY": key,
-            "SERVE_RELOAD_DIR": str(folder),
-            "SERVE_LOGISTIC_CHECKPOINT": str(folder / "logistic-1.0.0.pt"),
-            "SERVE_MNIST_CHECKPOINT": str(folder / "mnist.pt"),
+            "SERVE_MODEL_REPOSITORY": str(folder),
             "SERVE_DEVICE": "cpu",
         }
         with running_server(server_argv("ours", port), port, env=env):
@@ -85,10 +85,10 @@ def run(base_url: str, key: str, reloads: int, clients: int) -> None:
     try:
         with httpx.Client(base_url=base_url, headers={"X-API-Key": key}, timeout=30) as admin:
             for i in range(reloads):
-                path = f"logistic-{'2.0.0' if i % 2 == 0 else '1.0.0'}.pt"
-                response = admin.post("/admin/models/logistic/reload", json={"path": path})
+                started = time.perf_counter()
+                response = admin.put("/admin/models/logistic/default", json={"version": 2 - i % 2})
                 response.raise_for_status()
-                load_seconds.append(response.json()["load_seconds"])
+                load_seconds.append(time.perf_counter() - started)
                 time.sleep(0.1)  # let each version answer some requests
     finally:
         stop.set()
@@ -97,7 +97,7 @@ def run(base_url: str, key: str, reloads: int, clients: int) -> None:
 
     print(f"answers by version: {dict(answers)}")
     print(
-        f"reloads: {reloads}, load p50 {percentile(load_seconds, 0.5) * 1e3:.1f} ms, "
+        f"pins: {reloads}, admin call p50 {percentile(load_seconds, 0.5) * 1e3:.1f} ms, "
         f"max {max(load_seconds) * 1e3:.1f} ms"
     )
     print(

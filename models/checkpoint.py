@@ -10,6 +10,11 @@ A checkpoint is one ``torch.save`` file holding a plain dict::
     metadata        training facts: metrics, data, created_at, torch_version, ...
 
 It holds only tensors and plain Python values, so it loads with ``weights_only=True``.
+
+``load`` trusts nothing in the file: it reads only a regular file, at most ``max_bytes``, within
+``timeout`` seconds (in a thread of its own, so a stuck read never holds up the next load; a FIFO is
+refused without ever blocking), and checks the config's types, the weights' shapes and that they are
+finite before anything serves.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ import dataclasses
 import hashlib
 import io
 import json
+import math
+import os
+import stat
+import threading
+import typing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +40,7 @@ from models.errors import (
     ArchitectureMismatchError,
     CheckpointCorruptError,
     CheckpointNotFoundError,
+    CheckpointTooLargeError,
     ShapeMismatchError,
 )
 from models.files import atomic_file
@@ -42,6 +53,8 @@ ARCHITECTURES: dict[str, tuple[type[nn.Module], type]] = {
     SoftmaxRegression.architecture: (SoftmaxRegression, MnistConfig),
 }
 _REQUIRED_KEYS = ("format_version", "architecture", "version", "config", "state_dict", "metadata")
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024  # the MNIST checkpoint is 32 KiB; far larger is not one of ours
+DEFAULT_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -104,20 +117,15 @@ def load(
     *,
     device: str | torch.device = "cpu",
     architecture: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> Checkpoint:
     """Read a checkpoint onto ``device``; with ``architecture``, refuse any other kind of model.
 
     Raises a CheckpointError subclass naming the file and the problem, never a bare torch error.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointNotFoundError(path, "file not found") from None
-    except IsADirectoryError:
-        raise CheckpointNotFoundError(path, "is a directory, not a checkpoint file") from None
-    except OSError as exc:
-        raise CheckpointNotFoundError(path, f"cannot be read ({exc.strerror})") from None
+    raw = read_bounded(path, max_bytes, timeout)
 
     try:
         payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
@@ -135,11 +143,10 @@ def load(
         raise ArchitectureMismatchError(path, f"holds a {found} model, expected {architecture}")
     module_cls, config_cls = ARCHITECTURES[found]
     try:
-        config = config_cls(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in payload["config"].items()}
-        )
+        config = config_cls(**_typed_config(config_cls, payload["config"]))
     except (TypeError, ValueError) as exc:
         raise CheckpointCorruptError(path, f"invalid {found} config: {exc}") from None
+    _check_weights(path, payload["state_dict"])
     model = module_cls(config)
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
@@ -160,6 +167,111 @@ def load(
     )
 
 
+def read_bounded(path: Path, max_bytes: int, timeout: float) -> bytes:
+    """The bytes of regular file ``path`` (at most ``max_bytes``), read within ``timeout`` seconds.
+
+    The read runs in a daemon thread of its own: one stuck on a dead network mount is left behind, and
+    the next load starts afresh.
+    """
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def read() -> None:
+        try:
+            outcome["data"] = _read_regular_file(path, max_bytes)
+        except BaseException as exc:
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=read, name=f"read {path.name}", daemon=True).start()
+    if not done.wait(timeout):
+        raise CheckpointNotFoundError(path, f"could not be read within {timeout:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["data"]
+
+
+def _read_regular_file(path: Path, max_bytes: int) -> bytes:
+    try:
+        # O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting for a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise CheckpointNotFoundError(path, "file not found") from None
+    except OSError as exc:
+        raise CheckpointNotFoundError(path, f"cannot be read ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise CheckpointNotFoundError(path, "is a directory, not a checkpoint file")
+        if not stat.S_ISREG(info.st_mode):
+            raise CheckpointNotFoundError(path, f"is a {_file_kind(info.st_mode)}, not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        size = info.st_size
+        if size > max_bytes:
+            raise CheckpointTooLargeError(path, f"is {size} bytes, over the limit of {max_bytes}")
+        chunks, total = [], 0
+        while chunk := f.read(min(1 << 20, max_bytes + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > max_bytes:  # it grew while being read
+                raise CheckpointTooLargeError(path, f"is over the limit of {max_bytes} bytes")
+        return b"".join(chunks)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {stat.S_ISFIFO: "FIFO", stat.S_ISSOCK: "socket", stat.S_ISCHR: "character device"}
+    return next((name for test, name in kinds.items() if test(mode)), "special file")
+
+
+def _typed_config(config_cls: type, raw: dict) -> dict[str, Any]:
+    """The config's fields with the types its dataclass declares, or a ValueError naming the field.
+
+    JSON-like values only: an int field takes an int (not a bool, not 28.0), a float field a finite
+    number, a tuple field a list of its element type.
+    """
+    hints = typing.get_type_hints(config_cls)
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(map(str, unknown))}")
+    typed = {}
+    for name, value in raw.items():
+        expected = hints[name]
+        if typing.get_origin(expected) is tuple:
+            element = typing.get_args(expected)[0]
+            if not isinstance(value, list | tuple) or not all(_is(v, element) for v in value):
+                raise ValueError(f"{name} must be a list, each {_TYPE_NAMES[element]}, got {value!r:.80}")
+            typed[name] = tuple(value)
+        elif not _is(value, expected):
+            raise ValueError(f"{name} must be {_TYPE_NAMES[expected]}, got {value!r:.80}")
+        else:
+            typed[name] = float(value) if expected is float else value
+    return typed
+
+
+_TYPE_NAMES = {int: "an integer", float: "a finite number", str: "a string", bool: "true or false"}
+
+
+def _is(value: Any, expected: type) -> bool:
+    if isinstance(value, bool):
+        return expected is bool
+    if expected is float:
+        return isinstance(value, int | float) and math.isfinite(value)
+    return isinstance(value, expected)
+
+
+def _check_weights(path: Path, state_dict: dict) -> None:
+    for name, tensor in state_dict.items():
+        if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+            raise CheckpointCorruptError(path, f"weight {name!r} is not a floating-point tensor")
+        if not bool(torch.isfinite(tensor).all()):
+            raise CheckpointCorruptError(path, f"weight {name!r} holds NaN or infinite values")
+
+
 def _check_layout(path: Path, payload: Any) -> None:
     if not isinstance(payload, dict):
         raise CheckpointCorruptError(path, f"expected a checkpoint dict, found {type(payload).__name__}")
@@ -176,3 +288,9 @@ def _check_layout(path: Path, payload: Any) -> None:
         )
     if not isinstance(payload["config"], dict) or not isinstance(payload["state_dict"], dict):
         raise CheckpointCorruptError(path, "config and state_dict must be dicts")
+    if not isinstance(payload["metadata"], dict) or not isinstance(
+        payload["metadata"].get("metrics", {}), dict
+    ):
+        raise CheckpointCorruptError(path, "metadata (and its metrics) must be dicts")
+    if not isinstance(payload["version"], str | int) or isinstance(payload["version"], bool):
+        raise CheckpointCorruptError(path, "version must be a string")

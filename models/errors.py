@@ -26,6 +26,10 @@ class CheckpointCorruptError(CheckpointError):
     """The file exists but is not a readable checkpoint (truncated, garbage, wrong layout)."""
 
 
+class CheckpointTooLargeError(CheckpointError):
+    """The file is larger than the loader's size cap."""
+
+
 class ArchitectureMismatchError(CheckpointError):
     """The checkpoint holds another architecture than the one asked for."""
 

@@ -3,6 +3,7 @@
     <repository>/<model name>/<version>.pt             a checkpoint (models/checkpoint.py)
     <repository>/<model name>/<version>.metrics.json   its training metrics
     <repository>/<model name>/<version>.report.png     its training report
+    <repository>/<model name>/config.json              optional: version policy, default version (serving)
 
 A model name is a URL-safe slug. A version is a positive integer without leading zeros (so ``01.pt`` cannot
 alias ``1.pt``), ordered numerically as Triton orders them. Serving watches for ``<version>.pt``; a writer
@@ -21,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 CHECKPOINT_SUFFIX = ".pt"
+CONFIG_FILE = "config.json"
+_COMPANION_FILE = re.compile(r"[1-9][0-9]{0,8}\.(metrics\.json|report\.png)")
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _VERSION_FILE = re.compile(r"([1-9][0-9]{0,8})\.pt")  # at most 999,999,999: an int everywhere
 _LOCK_FILE = ".lock"
@@ -35,6 +38,12 @@ def parse_version(filename: str) -> int | None:
     """``"3.pt"`` -> 3; None for any other file name (``"03.pt"``, ``"3.metrics.json"``, ``"v3.pt"``)."""
     match = _VERSION_FILE.fullmatch(filename)
     return int(match.group(1)) if match else None
+
+
+def is_companion(filename: str) -> bool:
+    """Whether ``filename`` belongs in a model folder beside its checkpoints: a version's metrics or
+    report, or the model's config."""
+    return filename == CONFIG_FILE or _COMPANION_FILE.fullmatch(filename) is not None
 
 
 def checkpoint_path(repository: str | Path, name: str, version: int) -> Path:
@@ -81,9 +90,17 @@ def new_version(repository: str | Path, name: str) -> Iterator[Path]:
     """
     model_dir = checkpoint_path(repository, name, 1).parent
     model_dir.mkdir(parents=True, exist_ok=True)
-    with open(model_dir / _LOCK_FILE, "a") as lock:
+    with locked(model_dir):
+        yield checkpoint_path(repository, name, next_version(model_dir))
+
+
+@contextlib.contextmanager
+def locked(model_dir: str | Path) -> Iterator[None]:
+    """Hold the model folder's writers' lock (across processes) for the block: a new version, or a
+    change to its config, one at a time."""
+    with open(Path(model_dir) / _LOCK_FILE, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            yield checkpoint_path(repository, name, next_version(model_dir))
+            yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

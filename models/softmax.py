@@ -30,6 +30,10 @@ class MnistConfig:
             raise ValueError(f"unknown polarity {self.polarity!r}")
         if self.std <= 0 or self.pixel_scale <= 0:
             raise ValueError("std and pixel_scale must be positive")
+        if not 1 <= self.image_size <= 1024:  # the model's size follows: bounded before it is built
+            raise ValueError(f"image_size must be between 1 and 1024, got {self.image_size}")
+        if not 2 <= self.num_classes <= 10:  # one class per digit, as the responses describe them
+            raise ValueError(f"num_classes must be between 2 and 10, got {self.num_classes}")
 
     @property
     def in_features(self) -> int:

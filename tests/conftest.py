@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite: tiny checkpoints in tmp_path, settings, an app and a client.
+"""Fixtures shared by the whole suite: a tiny model repository in tmp_path, settings, an app and a client.
 
 Nothing here touches ../shared, the network or a GPU.
 """
@@ -36,41 +36,49 @@ def make_softmax(seed: int = 0) -> models.SoftmaxRegression:
     return models.SoftmaxRegression()
 
 
+def write_repository(folder: Path) -> Path:
+    """A model repository in ``folder``: version 1 of ``logistic`` and of ``mnist``, tiny checkpoints."""
+    models.save(
+        make_logistic(),
+        folder / "logistic" / "1.pt",
+        version="1.0.0",
+        metadata={"metrics": {"accuracy": 1.0}},
+    )
+    models.save(
+        make_softmax(), folder / "mnist" / "1.pt", version="1.0.0", metadata={"metrics": {"accuracy": 0.1}}
+    )
+    return folder
+
+
 def served_settings(folder: Path) -> Settings:
-    """Settings serving tiny checkpoints written to ``folder``, for fixtures wider than one test."""
-    return Settings(
-        logistic_checkpoint=models.save(make_logistic(), folder / "logistic.pt", version="1.0.0"),
-        mnist_checkpoint=models.save(make_softmax(), folder / "mnist.pt", version="1.0.0"),
-        device="cpu",
-    )
+    """Settings serving a tiny repository written to ``folder``, for fixtures wider than one test."""
+    return Settings(model_repository=write_repository(folder), device="cpu")
 
 
 @pytest.fixture
-def logistic_checkpoint(tmp_path: Path) -> Path:
-    return models.save(
-        make_logistic(), tmp_path / "logistic.pt", version="1.0.0", metadata={"metrics": {"accuracy": 1.0}}
-    )
+def model_repository(tmp_path: Path) -> Path:
+    return write_repository(tmp_path / "repository")
 
 
 @pytest.fixture
-def mnist_checkpoint(tmp_path: Path) -> Path:
-    return models.save(
-        make_softmax(), tmp_path / "mnist.pt", version="1.0.0", metadata={"metrics": {"accuracy": 0.1}}
-    )
+def logistic_checkpoint(model_repository: Path) -> Path:
+    return model_repository / "logistic" / "1.pt"
 
 
 @pytest.fixture
-def serve_env(logistic_checkpoint: Path, mnist_checkpoint: Path) -> dict[str, str]:
-    """The environment of a ``digit-serve`` process (tests/live_server.py) serving the tiny checkpoints."""
-    return {
-        "SERVE_LOGISTIC_CHECKPOINT": str(logistic_checkpoint),
-        "SERVE_MNIST_CHECKPOINT": str(mnist_checkpoint),
-    }
+def mnist_checkpoint(model_repository: Path) -> Path:
+    return model_repository / "mnist" / "1.pt"
 
 
 @pytest.fixture
-def settings(logistic_checkpoint: Path, mnist_checkpoint: Path) -> Settings:
-    return Settings(logistic_checkpoint=logistic_checkpoint, mnist_checkpoint=mnist_checkpoint, device="cpu")
+def serve_env(model_repository: Path) -> dict[str, str]:
+    """The environment of a ``digit-serve`` process (tests/live_server.py) serving the tiny repository."""
+    return {"SERVE_MODEL_REPOSITORY": str(model_repository)}
+
+
+@pytest.fixture
+def settings(model_repository: Path) -> Settings:
+    return Settings(model_repository=model_repository, device="cpu", repository_poll_seconds=0.2)
 
 
 @pytest.fixture

@@ -40,47 +40,44 @@ def test_in_flight_counts_only_the_scrape_after_other_requests(client):
 
 
 def test_inference_latency_observed_per_model(client):
-    before = sample(client, "model_inference_duration_seconds_count", model="logistic", version="1.0.0")
+    before = sample(client, "model_inference_duration_seconds_count", model="logistic", version="1")
     client.post("/predict/logistic", json={"features": [4.0, 3.0]})
     assert (
-        sample(client, "model_inference_duration_seconds_count", model="logistic", version="1.0.0")
-        == before + 1
+        sample(client, "model_inference_duration_seconds_count", model="logistic", version="1") == before + 1
     )
 
 
 def test_predictions_counted_per_class(client):
     before = [
-        sample(client, "model_predictions_total", model="logistic", version="1.0.0", label=y)
-        for y in ("0", "1")
+        sample(client, "model_predictions_total", model="logistic", version="1", label=y) for y in ("0", "1")
     ]
     response = client.post("/predict/logistic", json={"instances": [[4.0, 3.0], [0.0, 0.0], [5.0, 3.0]]})
     assert response.status_code == 200
     after = [
-        sample(client, "model_predictions_total", model="logistic", version="1.0.0", label=y)
-        for y in ("0", "1")
+        sample(client, "model_predictions_total", model="logistic", version="1", label=y) for y in ("0", "1")
     ]
     assert after == [before[0] + 1, before[1] + 2]
 
 
 def test_digit_predictions_counted_per_digit(client, png_digit):
     before = {
-        d: sample(client, "model_predictions_total", model="mnist", version="1.0.0", label=str(d))
+        d: sample(client, "model_predictions_total", model="mnist", version="1", label=str(d))
         for d in range(10)
     }
     response = client.post("/predict/mnist", files=upload(("d.png", png_digit())))
     assert response.status_code == 200
     digit = response.json()["predictions"][0]["digit"]
     after = {
-        d: sample(client, "model_predictions_total", model="mnist", version="1.0.0", label=str(d))
+        d: sample(client, "model_predictions_total", model="mnist", version="1", label=str(d))
         for d in range(10)
     }
     assert after == {**before, digit: before[digit] + 1}
 
 
-def test_model_info_follows_a_swap(client, app, tmp_path):
-    assert sample(client, "model_info", model="mnist", version="1.0.0", device="cpu") == 1
-    path = models.save(make_softmax(seed=1), tmp_path / "mnist-2.pt", version="2.0.0")
-    client.portal.call(app.state.control.reload, "mnist", path)
-    assert sample(client, "model_info", model="mnist", version="2.0.0", device="cpu") == 1
-    assert sample(client, "model_info", model="mnist", version="1.0.0", device="cpu") == 0
-    assert sample(client, "model_load_duration_seconds", model="mnist", version="2.0.0") > 0
+def test_model_info_follows_a_new_version(client, app, model_repository):
+    assert sample(client, "model_info", model="mnist", version="1", device="cpu") == 1
+    models.save(make_softmax(seed=1), model_repository / "mnist" / "2.pt")
+    client.portal.call(app.state.control.sync)
+    assert sample(client, "model_info", model="mnist", version="2", device="cpu") == 1
+    assert sample(client, "model_info", model="mnist", version="1", device="cpu") == 0
+    assert sample(client, "model_load_duration_seconds", model="mnist", version="2") > 0

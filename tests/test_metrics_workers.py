@@ -28,7 +28,7 @@ def test_metrics_scrape_sums_every_workers_counts(serve_env, tmp_path):
 def _counts(client: httpx.Client) -> tuple[float, float]:
     """Logistic predictions of label 1, and answered logistic requests, as a scrape shows them."""
     return (
-        metric_sample(client, "model_predictions_total", model="logistic", version="1.0.0", label="1"),
+        metric_sample(client, "model_predictions_total", model="logistic", version="1", label="1"),
         metric_sample(client, "http_requests_total", **ROUTE),
     )
 

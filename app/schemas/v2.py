@@ -64,10 +64,21 @@ class TensorMetadata(BaseModel):
 
 class ModelMetadata(BaseModel):
     name: str = Field(examples=["mnist"])
-    versions: list[str] = Field(examples=[["20261124.120000"]])
+    versions: list[str] = Field(description="Every version serving, in order.", examples=[["1", "2"]])
     platform: str = Field(examples=["pytorch"])
     inputs: list[TensorMetadata]
     outputs: list[TensorMetadata]
+
+
+class RepositoryIndexRequest(BaseModel):
+    ready: bool = Field(False, description="Only the versions that are ready.")
+
+
+class RepositoryIndexEntry(BaseModel):
+    name: str = Field(examples=["mnist"])
+    version: str = Field(examples=["2"])
+    state: str = Field(description="READY, LOADING or UNAVAILABLE.", examples=["READY"])
+    reason: str = Field(description="Why a version is UNAVAILABLE: unloaded, or its load failure.")
 
 
 class RequestInput(BaseModel):

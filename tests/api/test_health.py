@@ -29,14 +29,15 @@ def test_ready_before_models_load(app):
     response = TestClient(app).get("/health/ready")  # no `with`: the lifespan has not run
     assert response.status_code == 503
     assert response.json()["status"] == "starting"
-    assert response.json()["detail"] == "model 'logistic' is still loading; model 'mnist' is still loading"
+    assert response.json()["detail"] == "the model repository is being read"
 
 
-def test_ready_reports_missing_mnist_while_logistic_serves(tmp_path, client_with):
-    client = client_with(mnist_checkpoint=tmp_path / "gone.pt")
+def test_ready_reports_mnist_without_versions_while_logistic_serves(mnist_checkpoint, client_with):
+    mnist_checkpoint.unlink()
+    client = client_with()
     response = client.get("/health/ready")
     assert response.status_code == 503
-    reason = f"checkpoint {tmp_path / 'gone.pt'}: file not found"
+    reason = "no version files (<version>.pt) in its folder"
     assert response.json() == {
         "status": "failed",
         "detail": f"model 'mnist' failed to load: {reason}",
@@ -48,10 +49,10 @@ def test_ready_reports_missing_mnist_while_logistic_serves(tmp_path, client_with
     assert client.post("/predict/logistic", json={"features": [1.0, 2.0]}).status_code == 200
 
 
-def test_ready_reports_corrupt_logistic_while_mnist_serves(tmp_path, client_with):
-    corrupt = tmp_path / "corrupt.pt"
+def test_ready_reports_corrupt_logistic_while_mnist_serves(logistic_checkpoint, client_with):
+    corrupt = logistic_checkpoint
     corrupt.write_bytes(b"this is not a checkpoint")
-    client = client_with(logistic_checkpoint=corrupt)
+    client = client_with()
     response = client.get("/health/ready")
     assert response.status_code == 503
     assert response.json()["models"]["logistic"]["state"] == "failed"
@@ -59,16 +60,6 @@ def test_ready_reports_corrupt_logistic_while_mnist_serves(tmp_path, client_with
         f"checkpoint {corrupt}: not a readable checkpoint (corrupt or truncated)"
     )
     assert client.post("/predict/mnist/pixels", json={"pixels": [0] * 784}).status_code == 200
-
-
-def test_ready_reports_checkpoint_of_the_wrong_model(mnist_checkpoint, client_with):
-    response = client_with(logistic_checkpoint=mnist_checkpoint).get("/health/ready")
-    assert response.status_code == 503
-    assert response.json()["models"]["logistic"] == {
-        "state": "failed",
-        "reason": f"checkpoint {mnist_checkpoint}: "
-        "holds a softmax_regression model, expected logistic_regression",
-    }
 
 
 _JSON, _TEXT = {"content-type": "application/json"}, {"content-type": "text/plain"}

@@ -13,13 +13,20 @@ def test_get_model_describes_checkpoint(client, mnist_checkpoint):
     info = response.json()
     training = info.pop("training")
     assert info.pop("load_seconds") >= 0
+    versions = info.pop("versions")
+    assert [(v["version"], v["state"], v["checkpoint_version"]) for v in versions] == [
+        ("1", "ready", "1.0.0")
+    ]
     assert info == {
         "name": "mnist",
         "description": "Softmax regression on 28x28 MNIST digits: the digit and its ten probabilities.",
         "architecture": "softmax_regression",
         "state": "ready",
         "reason": None,
-        "version": "1.0.0",
+        "version": "1",
+        "pinned_version": None,
+        "version_policy": "latest 1",
+        "config_error": None,
         "device": "cpu",
         "input": {
             "image_size": 28,
@@ -51,16 +58,14 @@ def test_get_model_logistic_input(client):
     }
 
 
-def test_get_model_failed_shows_reason(tmp_path, client_with):
-    response = client_with(mnist_checkpoint=tmp_path / "gone.pt").get("/models/mnist")
+def test_get_model_failed_shows_reason(mnist_checkpoint, client_with):
+    mnist_checkpoint.write_bytes(b"garbage")
+    response = client_with().get("/models/mnist")
     assert response.status_code == 200
     info = response.json()
-    assert (info["state"], info["reason"], info["version"], info["checkpoint"]) == (
-        "failed",
-        f"checkpoint {tmp_path / 'gone.pt'}: file not found",
-        None,
-        None,
-    )
+    assert (info["state"], info["version"], info["checkpoint"]) == ("failed", None, None)
+    assert info["reason"].startswith(f"checkpoint {mnist_checkpoint}: not a readable checkpoint")
+    assert info["versions"][0]["state"] == "failed"
 
 
 def test_get_model_unknown_name(client):

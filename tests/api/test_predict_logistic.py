@@ -17,7 +17,7 @@ def test_predict_logistic_single_instance(client):
     response = client.post("/predict/logistic", json={"features": [4.0, 3.0]})
     assert response.status_code == 200
     assert response.json() == {
-        "model": {"name": "logistic", "version": "1.0.0", "architecture": "logistic_regression"},
+        "model": {"name": "logistic", "version": "1", "architecture": "logistic_regression"},
         "predictions": [{"label": 1, "probability": _probability([4.0, 3.0])}],
     }
 
@@ -32,7 +32,7 @@ def test_predict_logistic_batch_keeps_order(client):
     ]
 
 
-def test_predict_logistic_applies_checkpoint_threshold(tmp_path, client_with):
+def test_predict_logistic_applies_checkpoint_threshold(tmp_path, client_with, logistic_checkpoint):
     model = make_logistic()
     strict = models.LogisticRegression(models.LogisticConfig(threshold=0.999))
     strict.load_state_dict(model.state_dict())
@@ -40,7 +40,8 @@ def test_predict_logistic_applies_checkpoint_threshold(tmp_path, client_with):
     probability = _probability([4.0, 3.0])
     assert 0.5 < probability < 0.999
 
-    response = client_with(logistic_checkpoint=path).post("/predict/logistic", json={"features": [4.0, 3.0]})
+    logistic_checkpoint.write_bytes(path.read_bytes())
+    response = client_with().post("/predict/logistic", json={"features": [4.0, 3.0]})
 
     assert response.status_code == 200
     assert response.json()["predictions"] == [{"label": 0, "probability": probability}]
@@ -185,12 +186,15 @@ def test_predict_logistic_body_not_an_object(client):
     }
 
 
-def test_predict_logistic_model_failed_to_load(tmp_path, client_with):
-    client = client_with(logistic_checkpoint=tmp_path / "missing.pt")
+def test_predict_logistic_model_failed_to_load(logistic_checkpoint, client_with):
+    logistic_checkpoint.unlink()
+    logistic_checkpoint.mkdir()
+    client = client_with()
     response = client.post("/predict/logistic", json={"features": [1.0, 2.0]})
     assert response.status_code == 503
     assert response.json() == {
-        "detail": f"model 'logistic' failed to load: checkpoint {tmp_path / 'missing.pt'}: file not found"
+        "detail": f"model 'logistic' failed to load: checkpoint {logistic_checkpoint}: "
+        "is a directory, not a checkpoint file"
     }
 
 

@@ -22,7 +22,7 @@ def test_predict_mnist_png_matches_model_on_same_tensor(client):
     assert response.status_code == 200
     [expected] = model_probabilities(client, pixels)
     assert response.json() == {
-        "model": {"name": "mnist", "version": "1.0.0", "architecture": "softmax_regression"},
+        "model": {"name": "mnist", "version": "1", "architecture": "softmax_regression"},
         "predictions": [{"digit": max(range(10), key=expected.__getitem__), "probabilities": expected}],
     }
 

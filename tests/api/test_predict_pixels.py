@@ -12,7 +12,7 @@ def test_predict_pixels_nested_rows(client):
     response = client.post("/predict/mnist/pixels", json={"pixels": SEVEN_PIXELS})
     assert response.status_code == 200
     body = response.json()
-    assert body["model"] == {"name": "mnist", "version": "1.0.0", "architecture": "softmax_regression"}
+    assert body["model"] == {"name": "mnist", "version": "1", "architecture": "softmax_regression"}
     assert served_probabilities(response) == model_probabilities(
         client, torch.tensor(SEVEN_PIXELS, dtype=torch.uint8)
     )

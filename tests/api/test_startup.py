@@ -30,13 +30,13 @@ def test_startup_auto_without_gpu_serves_on_cpu(client_with, monkeypatch):
 
 
 def test_settings_read_from_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv("SERVE_MNIST_CHECKPOINT", str(tmp_path / "m.pt"))
+    monkeypatch.setenv("SERVE_MODEL_REPOSITORY", str(tmp_path / "repository"))
     monkeypatch.setenv("SERVE_DEVICE", "cpu")
     monkeypatch.setenv("SERVE_MAX_BATCH_SIZE", "8")
     monkeypatch.setenv("SERVE_MAX_UPLOAD_BYTES", "4096")
     monkeypatch.setenv("SERVE_MAX_IMAGE_PIXELS", "10000")
     settings = Settings()
-    assert (settings.mnist_checkpoint, settings.device) == (tmp_path / "m.pt", "cpu")
+    assert (settings.model_repository, settings.device) == (tmp_path / "repository", "cpu")
     assert (settings.max_batch_size, settings.max_upload_bytes, settings.max_image_pixels) == (8, 4096, 10000)
 
 

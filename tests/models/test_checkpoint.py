@@ -1,5 +1,7 @@
 """models.save / models.load: round trip, what a file records, and every way a file can be unusable."""
 
+import os
+import threading
 from datetime import datetime
 
 import pytest
@@ -11,11 +13,13 @@ from models import (
     ArchitectureMismatchError,
     CheckpointCorruptError,
     CheckpointNotFoundError,
+    CheckpointTooLargeError,
     LogisticConfig,
     LogisticRegression,
     MnistConfig,
     ShapeMismatchError,
     SoftmaxRegression,
+    checkpoint,
 )
 
 
@@ -201,3 +205,68 @@ def test_load_logistic_checkpoint_from_before_standardization(save_edited):
     loaded = models.load(path).model
     assert (loaded.config.mean, loaded.config.std) == ((), ())
     assert loaded.preprocess(torch.tensor([[4.0, 3.0]])).tolist() == [[4.0, 3.0]]
+
+
+def test_load_fifo_is_refused_without_blocking(tmp_path):
+    path = tmp_path / "fifo.pt"
+    os.mkfifo(path)  # no writer: an ordinary open would wait for one forever
+    with pytest.raises(CheckpointNotFoundError) as exc:
+        models.load(path, timeout=5)
+    assert str(exc.value) == f"checkpoint {path}: is a FIFO, not a regular file"
+
+
+def test_load_file_over_the_size_cap_is_refused(logistic_path):
+    size = logistic_path.stat().st_size
+    with pytest.raises(CheckpointTooLargeError) as exc:
+        models.load(logistic_path, max_bytes=size - 1)
+    assert str(exc.value) == f"checkpoint {logistic_path}: is {size} bytes, over the limit of {size - 1}"
+
+
+def test_load_stuck_read_times_out_and_the_next_load_works(monkeypatch, logistic_path):
+    release = threading.Event()
+    real_read = checkpoint._read_regular_file
+
+    def stuck_once(path, max_bytes):
+        monkeypatch.setattr(checkpoint, "_read_regular_file", real_read)
+        release.wait(10)  # a read hung on a dead mount
+        return real_read(path, max_bytes)
+
+    monkeypatch.setattr(checkpoint, "_read_regular_file", stuck_once)
+    with pytest.raises(CheckpointNotFoundError) as exc:
+        models.load(logistic_path, timeout=0.2)
+    assert str(exc.value) == f"checkpoint {logistic_path}: could not be read within 0.2 s"
+    assert models.load(logistic_path, timeout=5).version == "1.2.3"
+    release.set()
+
+
+def test_load_nan_weights_is_refused(save_edited):
+    path = save_edited(LogisticRegression(), lambda p: p["state_dict"]["linear.bias"].fill_(float("nan")))
+    with pytest.raises(CheckpointCorruptError) as exc:
+        models.load(path)
+    assert str(exc.value) == f"checkpoint {path}: weight 'linear.bias' holds NaN or infinite values"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("image_size", 28.0, "image_size must be an integer, got 28.0"),
+        ("image_size", True, "image_size must be an integer, got True"),
+        ("num_classes", 11, "num_classes must be between 2 and 10, got 11"),
+        ("mean", "0.1", "mean must be a finite number, got '0.1'"),
+        ("std", float("inf"), "std must be a finite number, got inf"),
+        ("colour", "red", "unknown field(s) colour"),
+    ],
+)
+def test_load_config_of_wrong_type_or_range_is_refused(save_edited, field, value, problem):
+    path = save_edited(SoftmaxRegression(), lambda p: p["config"].update({field: value}))
+    with pytest.raises(CheckpointCorruptError) as exc:
+        models.load(path)
+    assert str(exc.value) == f"checkpoint {path}: invalid softmax_regression config: {problem}"
+
+
+@pytest.mark.parametrize("metadata", [["accuracy", 1.0], {"metrics": [0.9]}])
+def test_load_metadata_of_wrong_shape_is_refused(save_edited, metadata):
+    path = save_edited(LogisticRegression(), lambda p: p.update(metadata=metadata))
+    with pytest.raises(CheckpointCorruptError) as exc:
+        models.load(path)
+    assert str(exc.value) == f"checkpoint {path}: metadata (and its metrics) must be dicts"

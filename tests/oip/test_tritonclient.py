@@ -42,7 +42,7 @@ def test_tritonclient_server_is_live_and_ready(triton_client):
 
 def test_tritonclient_model_is_ready(triton_client):
     assert triton_client.is_model_ready("mnist")
-    assert triton_client.is_model_ready("mnist", model_version="1.0.0")
+    assert triton_client.is_model_ready("mnist", model_version="1")
     assert not triton_client.is_model_ready("mnist", model_version="9")
 
 
@@ -55,7 +55,7 @@ def test_tritonclient_model_metadata(triton_client):
         {"name": "probability", "datatype": "FP32", "shape": [-1, 1]},
         {"name": "label", "datatype": "INT64", "shape": [-1, 1]},
     ]
-    assert metadata["versions"] == ["1.0.0"]
+    assert metadata["versions"] == ["1"]
 
 
 @pytest.mark.parametrize("binary", [True, False])

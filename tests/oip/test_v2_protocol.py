@@ -27,8 +27,9 @@ def _digit_rows(count: int) -> list[list[int]]:
 
 
 @pytest.fixture
-def missing_mnist_client(client_with, tmp_path) -> TestClient:
-    return client_with(mnist_checkpoint=tmp_path / "missing.pt")
+def missing_mnist_client(client_with, mnist_checkpoint) -> TestClient:
+    mnist_checkpoint.unlink()
+    return client_with()
 
 
 def test_server_metadata_lists_the_binary_extension(client):
@@ -37,7 +38,7 @@ def test_server_metadata_lists_the_binary_extension(client):
     assert response.json() == {
         "name": "digit-logistic-serving",
         "version": "0.1.0",
-        "extensions": ["binary_tensor_data"],
+        "extensions": ["binary_tensor_data", "model_repository"],
     }
 
 
@@ -62,7 +63,7 @@ def test_model_ready_is_503_when_its_checkpoint_is_missing(missing_mnist_client)
 
 
 def test_model_ready_of_the_served_version(client):
-    response = client.get("/v2/models/logistic/versions/1.0.0/ready")
+    response = client.get("/v2/models/logistic/versions/1/ready")
     assert (response.status_code, response.json()) == (200, {"name": "logistic", "ready": True})
 
 
@@ -71,7 +72,7 @@ def test_model_metadata_mnist_tensors(client):
     assert response.status_code == 200
     assert response.json() == {
         "name": "mnist",
-        "versions": ["1.0.0"],
+        "versions": ["1"],
         "platform": "pytorch",
         "inputs": [{"name": "pixels", "datatype": "FP32", "shape": [-1, 784]}],
         "outputs": [
@@ -88,16 +89,16 @@ def test_model_metadata_unknown_model_is_404(client):
 
 
 def test_model_metadata_unknown_version_is_404(client):
-    response = client.get("/v2/models/mnist/versions/2.0.0")
+    response = client.get("/v2/models/mnist/versions/2")
     assert response.status_code == 404
-    assert response.json() == {"error": "model 'mnist' has no version '2.0.0' serving; serving: 1.0.0"}
+    assert response.json() == {"error": "model 'mnist' has no version '2' serving; serving: 1"}
 
 
 def test_infer_logistic_matches_predict(client):
     status, body = _infer(client, "logistic", _tensor("features", [2, 2], "FP32", FEATURES), id="req-1")
     expected = client.post("/predict/logistic", json={"instances": FEATURES}).json()["predictions"]
     assert status == 200
-    assert (body["model_name"], body["model_version"], body["id"]) == ("logistic", "1.0.0", "req-1")
+    assert (body["model_name"], body["model_version"], body["id"]) == ("logistic", "1", "req-1")
     assert _outputs(body) == {
         "probability": {
             "name": "probability",
@@ -169,7 +170,7 @@ def test_infer_returns_only_requested_outputs_in_their_order(client):
 
 def test_infer_versioned_path_serves_that_version(client):
     tensor = _tensor("features", [1, 2], "FP32", [5.0, 3.0])
-    versioned = client.post("/v2/models/logistic/versions/1.0.0/infer", json={"inputs": [tensor]})
+    versioned = client.post("/v2/models/logistic/versions/1/infer", json={"inputs": [tensor]})
     assert (versioned.status_code, versioned.json()) == (200, _infer(client, "logistic", tensor)[1])
 
 
@@ -281,12 +282,10 @@ def test_infer_missing_shape_is_400(client):
     assert (status, body) == (400, {"error": "inputs.0.shape: Field required"})
 
 
-def test_infer_model_not_ready_is_503(missing_mnist_client, tmp_path):
+def test_infer_model_not_ready_is_503(missing_mnist_client):
     status, body = _infer(missing_mnist_client, "mnist", _tensor("pixels", [1, 784], "UINT8", [0] * 784))
     assert status == 503
-    assert body == {
-        "error": f"model 'mnist' failed to load: checkpoint {tmp_path / 'missing.pt'}: file not found"
-    }
+    assert body == {"error": "model 'mnist' failed to load: no version files (<version>.pt) in its folder"}
 
 
 def test_errors_outside_v2_keep_the_detail_shape(client):

@@ -1,20 +1,20 @@
-"""Operating the service: swapping a model's checkpoint while it keeps serving."""
+"""Operating the repository: load, unload, reload and pin models, in every worker, without downtime.
+
+Each call changes the repository on disk (the model's config.json), so every worker converges to it
+within about two poll intervals and a restarted worker starts from it; the worker that took the call
+has converged before it answers. The answer is the model as that worker now serves it (as GET /models).
+"""
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Body
-
-from app.api.deps import ControlDep, SettingsDep
-from app.errors import ForbiddenError, InvalidContentError
-from app.schemas.admin import ReloadRequest, ReloadResponse
+from app.api.deps import ControlDep
+from app.api.routes.models import model_info
+from app.schemas.admin import PinRequest
 from app.schemas.errors import error_responses
+from app.schemas.health import ModelInfo
 from app.security import RequireAdminKey
-
-log = logging.getLogger(__name__)
 
 # The key is part of the router, not of its include line: admin endpoints are never open.
 router = APIRouter(
@@ -24,68 +24,50 @@ router = APIRouter(
     responses=error_responses(
         {
             401: "API key missing or wrong.",
-            403: "No API key is configured (admin endpoints are off), or the path is outside "
-            "the reload directory.",
+            403: "No API key is configured: admin endpoints are off.",
+            404: "No model (folder) of that name in the repository, or no such version.",
         }
     ),
 )
 
 
-_RELOAD_EXAMPLES = {
-    "from_path": {"summary": "Serve mnist-v2.pt from the reload folder", "value": {"path": "mnist-v2.pt"}},
-    "configured": {"summary": "Read the configured checkpoint again", "value": {}},
-}
+@router.post(
+    "/models/{name}/load",
+    summary="Serve a model (its versions as its policy says), reading its files again",
+    response_model=ModelInfo,
+)
+async def load_model(name: str, control: ControlDep) -> ModelInfo:
+    return model_info(await control.load(name))
 
 
-def allowed_checkpoint_path(requested: str, reload_dir: Path) -> Path:
-    """``requested`` inside ``reload_dir``, after resolving symlinks and '..'; anything else is refused."""
-    root = reload_dir.resolve()
-    try:
-        resolved = (root / requested).resolve()
-    except (OSError, RuntimeError, ValueError) as exc:  # NUL bytes, symlink loops
-        raise InvalidContentError(f"path {requested!r} cannot be resolved: {exc}") from None
-    if not resolved.is_relative_to(root):
-        raise ForbiddenError(f"path {requested!r} is outside the reload directory {reload_dir}")
-    return resolved
+@router.post(
+    "/models/{name}/unload",
+    summary="Stop serving every version of a model",
+    description="Requests already running finish on the version they started with. Lasts until a load.",
+    response_model=ModelInfo,
+)
+async def unload_model(name: str, control: ControlDep) -> ModelInfo:
+    return model_info(await control.unload(name))
 
 
 @router.post(
     "/models/{name}/reload",
-    summary="Load a checkpoint and serve it, without downtime",
-    description=(
-        "Reads the checkpoint (the configured one, or `path` inside the reload directory) in a worker "
-        "thread, checks it, then swaps it in at once: requests already running finish on the model they "
-        "started with. A bad checkpoint is refused and the current model keeps serving. Reloads of one "
-        "model run one at a time. Needs the API key; off when SERVE_API_KEY is not set."
-    ),
-    response_model=ReloadResponse,
-    responses=error_responses(
-        {
-            400: "A body that cannot be parsed as JSON.",
-            404: "No model of that name.",
-            422: "The checkpoint is missing, corrupt, another architecture or mis-shaped.",
-        }
-    ),
+    summary="Read a model's version files again",
+    description="For a file replaced in place. A file that fails to load is refused: the version it "
+    "would have replaced keeps serving, and /models shows why.",
+    response_model=ModelInfo,
 )
-async def reload_model(
-    name: str,
-    control: ControlDep,
-    settings: SettingsDep,
-    body: Annotated[ReloadRequest | None, Body(openapi_examples=_RELOAD_EXAMPLES)] = None,
-) -> ReloadResponse:
-    control.dataplane.repository.model(name)  # an unknown name is a 404 before anything about the path
-    requested = body.path if body is not None else None
-    path = allowed_checkpoint_path(requested, settings.reload_dir) if requested is not None else None
-    reloaded = await control.reload(name, path)
-    new, previous = reloaded.servable.checkpoint, reloaded.previous
-    previous_version = previous.version if previous is not None else None
-    log.info("model %s now serves version %s (was %s)", name, new.version, previous_version)
-    return ReloadResponse(
-        name=name,
-        architecture=new.architecture,
-        version=new.version,
-        previous_version=previous_version,
-        sha256=new.sha256,
-        path=new.path,
-        load_seconds=reloaded.load_seconds,
-    )
+async def reload_model(name: str, control: ControlDep) -> ModelInfo:
+    return model_info(await control.reload(name))
+
+
+@router.put(
+    "/models/{name}/default",
+    summary="Pin the version that requests without a version get",
+    description="`version: null` unpins: the latest version serving is the default again. A pinned "
+    "version serves whatever the version policy says.",
+    response_model=ModelInfo,
+    responses=error_responses({409: "That version cannot serve (its file fails to load)."}),
+)
+async def pin_default_version(name: str, body: PinRequest, control: ControlDep) -> ModelInfo:
+    return model_info(await control.pin(name, body.version))

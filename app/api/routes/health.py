@@ -30,6 +30,8 @@ async def readiness(dataplane: DataPlaneDep, response: Response) -> Readiness:
 
 
 def readiness_of(repository: ModelRepository) -> Readiness:
+    if not repository.scanned:
+        return Readiness(status=ModelState.STARTING, detail="the model repository is being read", models={})
     models = {name: ModelHealth(state=m.state, reason=m.reason) for name, m in repository.models.items()}
     not_ready = {
         name: h for name, h in models.items() if h.state not in (ModelState.READY, ModelState.UNLOADED)

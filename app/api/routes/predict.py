@@ -12,8 +12,8 @@ from fastapi import FastAPI, Query, Request, params
 from app.api.json_body import json_body_doc, read_json
 from app.api.responses import ModelResponse
 from app.core.dataplane import DataPlane
-from app.core.servables import Servable
-from app.errors import InvalidContentError, check_batch_size
+from app.core.servables import DigitServable, Servable
+from app.errors import InvalidContentError, NotFoundError, check_batch_size
 from app.imaging import SUPPORTED_FORMATS, InvertMode, decode_digit
 from app.schemas.errors import error_responses
 from app.schemas.examples import (
@@ -38,10 +38,18 @@ from app.uploads import read_files
 _ERRORS = error_responses(
     {
         400: "A body that cannot be parsed: not UTF-8 JSON, or a broken multipart body.",
+        404: "No model of that name, or no such version serving.",
         413: "More instances or files than allowed, a file over the size limit, or too large a body.",
         422: "Input the model cannot take; `detail` says what and where.",
-        503: "The model is not loaded.",
+        503: "The model (or that version) is not serving: loading, failed or unloaded.",
     }
+)
+_UPLOAD_ERRORS = {**_ERRORS, **error_responses({415: "Not a supported image format."})}
+_UPLOAD_DESCRIPTION = (
+    "Send one or more image files as multipart parts named `file`. Accepted: "
+    f"{', '.join(SUPPORTED_FORMATS)} (GIF: first frame), grayscale, RGB or RGBA (transparency is "
+    "composited onto white). MNIST digits are white on black; `invert=auto` flips dark-on-light "
+    "images, judging by their border."
 )
 _UPLOAD_BODY = {
     "requestBody": {
@@ -80,21 +88,15 @@ def _cached_model_ref(name: str, version: str, architecture: str) -> ModelRef:
     return ModelRef(name=name, version=version, architecture=architecture)
 
 
-async def _digit_response(dataplane: DataPlane, servable: Servable, pixels: torch.Tensor) -> ModelResponse:
-    digits, probabilities = await dataplane.predict(servable, pixels)
-    response = DigitResponse(
-        model=_model_ref(servable),
-        predictions=[
-            DigitPrediction(digit=d, probabilities=p) for d, p in zip(digits, probabilities, strict=True)
-        ],
-    )
-    return ModelResponse(response)
+def _version_of(request: Request) -> str | None:
+    """``?version=`` read by hand: a declared query parameter costs every JSON request a FastAPI solve."""
+    if not request.scope["query_string"]:
+        return None
+    return request.query_params.get("version")
 
 
-async def predict_logistic_route(request: Request) -> ModelResponse:
+async def _features_response(request: Request, dataplane: DataPlane, servable: Servable) -> ModelResponse:
     body = await read_json(request, LogisticRequest)
-    dataplane: DataPlane = request.app.state.dataplane
-    servable = dataplane.servable("logistic")
     rows = body.batch()
     check_batch_size(len(rows), dataplane.max_batch_size)
     probabilities, labels = await dataplane.predict(servable, rows)
@@ -107,16 +109,10 @@ async def predict_logistic_route(request: Request) -> ModelResponse:
     return ModelResponse(response)
 
 
-async def predict_mnist_route(
-    request: Request,
-    invert: Annotated[
-        InvertMode,
-        Query(description="auto: invert dark-on-light images (judged by the border); always; never."),
-    ] = "auto",
+async def _images_response(
+    request: Request, dataplane: DataPlane, servable: Servable, invert: InvertMode
 ) -> ModelResponse:
-    state = request.app.state
-    dataplane: DataPlane = state.dataplane
-    servable, settings = dataplane.servable("mnist"), state.settings
+    settings = request.app.state.settings
     files = await read_files(
         request,
         field_name="file",
@@ -139,15 +135,83 @@ async def predict_mnist_route(
     return await _digit_response(dataplane, servable, torch.stack(images))
 
 
-async def predict_mnist_pixels_route(request: Request) -> ModelResponse:
+async def _pixels_response(request: Request, dataplane: DataPlane, servable: Servable) -> ModelResponse:
     body = await read_json(request, PixelsRequest)
-    dataplane: DataPlane = request.app.state.dataplane
-    servable = dataplane.servable("mnist")
     images = body.batch()
     check_batch_size(len(images), dataplane.max_batch_size)
     side = servable.config.image_size
     pixels = torch.stack([_pixel_tensor(i, image, side) for i, image in enumerate(images)])
     return await _digit_response(dataplane, servable, pixels)
+
+
+async def _digit_response(dataplane: DataPlane, servable: Servable, pixels: torch.Tensor) -> ModelResponse:
+    digits, probabilities = await dataplane.predict(servable, pixels)
+    response = DigitResponse(
+        model=_model_ref(servable),
+        predictions=[
+            DigitPrediction(digit=d, probabilities=p) for d, p in zip(digits, probabilities, strict=True)
+        ],
+    )
+    return ModelResponse(response)
+
+
+async def _predict(request: Request, name: str, version: str | None, invert: InvertMode) -> ModelResponse:
+    """``name``'s answer; the body it reads follows the architecture of the version that serves."""
+    dataplane: DataPlane = request.app.state.dataplane
+    servable = dataplane.servable(name, version)
+    if servable.architecture == DigitServable.architecture:
+        return await _images_response(request, dataplane, servable, invert)
+    return await _features_response(request, dataplane, servable)
+
+
+async def _predict_pixels(request: Request, name: str, version: str | None) -> ModelResponse:
+    dataplane: DataPlane = request.app.state.dataplane
+    servable = dataplane.servable(name, version)
+    if servable.architecture != DigitServable.architecture:
+        raise NotFoundError(
+            f"model {name!r} is a {servable.architecture} model: it takes no pixels; "
+            f"send its features to POST /predict/{name}"
+        )
+    return await _pixels_response(request, dataplane, servable)
+
+
+_INVERT_DOC = "auto: invert dark-on-light images (judged by the border); always; never."
+InvertQuery = Annotated[InvertMode, Query(description=_INVERT_DOC)]
+VersionQuery = Annotated[
+    int | None, Query(ge=1, description="The model version to use; left out: the model's default version.")
+]
+# The routes that read ``version`` by hand document it here instead.
+_VERSION_PARAMETER = {
+    "name": "version",
+    "in": "query",
+    "required": False,
+    "description": "The model version to use; left out: the model's default version.",
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+
+async def predict_logistic_route(request: Request) -> ModelResponse:
+    return await _predict(request, "logistic", _version_of(request), "auto")
+
+
+async def predict_mnist_route(
+    request: Request, invert: InvertQuery = "auto", version: VersionQuery = None
+) -> ModelResponse:
+    return await _predict(request, "mnist", None if version is None else str(version), invert)
+
+
+async def predict_mnist_pixels_route(request: Request) -> ModelResponse:
+    return await _predict_pixels(request, "mnist", _version_of(request))
+
+
+async def predict_route(
+    request: Request, name: str, invert: InvertQuery = "auto", version: VersionQuery = None
+) -> ModelResponse:
+    return await _predict(request, name, None if version is None else str(version), invert)
+
+
+async def predict_pixels_route(request: Request, name: str, version: VersionQuery = None) -> ModelResponse:
+    return await _predict_pixels(request, name, None if version is None else str(version))
 
 
 def _pixel_tensor(index: int, image: list, side: int) -> torch.Tensor:
@@ -187,15 +251,10 @@ def add_routes(app: FastAPI, dependencies: Sequence[params.Depends]) -> None:
         ),
         response_model=LogisticResponse,
         responses=_ERRORS,
-        openapi_extra=json_body_doc(
-            LogisticRequest,
-            {
-                "one instance": LOGISTIC_SINGLE,
-                "one instance, by feature name": LOGISTIC_NAMED,
-                "a batch": LOGISTIC_BATCH,
-                "a batch, by feature name": LOGISTIC_NAMED_BATCH,
-            },
-        ),
+        openapi_extra={
+            **json_body_doc(LogisticRequest, _LOGISTIC_EXAMPLES),
+            "parameters": [_VERSION_PARAMETER],
+        },
     )
     app.add_api_route(
         "/predict/mnist",
@@ -203,17 +262,9 @@ def add_routes(app: FastAPI, dependencies: Sequence[params.Depends]) -> None:
         **common,
         name="predict_digits",
         summary="Recognise handwritten digits in uploaded 28x28 images",
-        description=(
-            "Send one or more image files as multipart parts named `file`. Accepted: "
-            f"{', '.join(SUPPORTED_FORMATS)} (GIF: first frame), grayscale, RGB or RGBA (transparency is "
-            "composited onto white). MNIST digits are white on black; `invert=auto` flips dark-on-light "
-            "images, judging by their border."
-        ),
+        description=_UPLOAD_DESCRIPTION,
         response_model=DigitResponse,
-        responses={
-            **_ERRORS,
-            **error_responses({415: "Not a supported image format."}),
-        },
+        responses=_UPLOAD_ERRORS,
         openapi_extra=_UPLOAD_BODY,
     )
     app.add_api_route(
@@ -225,9 +276,49 @@ def add_routes(app: FastAPI, dependencies: Sequence[params.Depends]) -> None:
         description="Pixels are 0..255, white digit on black, as 28 rows of 28 or 784 values row by row.",
         response_model=DigitResponse,
         responses=_ERRORS,
-        openapi_extra=json_body_doc(
-            PixelsRequest,
-            {"one image (28 rows of 28)": PIXELS_SINGLE, "a batch (nested and flat)": PIXELS_BATCH},
-        ),
+        openapi_extra={**_PIXELS_BODY, "parameters": [_VERSION_PARAMETER]},
+    )
+    app.add_api_route(
+        "/predict/{name}/pixels",
+        predict_pixels_route,
+        **common,
+        summary="Recognise digits given as raw pixel arrays, with any digit model in the repository",
+        description="As POST /predict/mnist/pixels, for the model `name`; 404 for a model that takes "
+        "features.",
+        response_model=DigitResponse,
+        responses=_ERRORS,
+        openapi_extra=_PIXELS_BODY,
+    )
+    app.add_api_route(
+        "/predict/{name}",
+        predict_route,
+        **common,
+        summary="Predict with any model in the repository",
+        description="The body follows the model's architecture: JSON features (as POST /predict/logistic) "
+        "for a logistic regression, multipart image files (as POST /predict/mnist) for a digit model. "
+        "The answer names the model and the version that gave it.",
+        response_model=LogisticResponse | DigitResponse,
+        responses=_UPLOAD_ERRORS,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    **json_body_doc(LogisticRequest, _LOGISTIC_EXAMPLES)["requestBody"]["content"],
+                    **_UPLOAD_BODY["requestBody"]["content"],
+                },
+            }
+        },
     )
     routes[:] = routes[existing:] + routes[:existing]
+
+
+_LOGISTIC_EXAMPLES = {
+    "one instance": LOGISTIC_SINGLE,
+    "one instance, by feature name": LOGISTIC_NAMED,
+    "a batch": LOGISTIC_BATCH,
+    "a batch, by feature name": LOGISTIC_NAMED_BATCH,
+}
+_PIXELS_BODY = json_body_doc(
+    PixelsRequest,
+    {"one image (28 rows of 28)": PIXELS_SINGLE, "a batch (nested and flat)": PIXELS_BATCH},
+)

@@ -41,7 +41,7 @@ from app.schemas.v2 import (
 log = logging.getLogger(__name__)
 
 SERVER_NAME = "digit-logistic-serving"
-EXTENSIONS = ["binary_tensor_data"]
+EXTENSIONS = ["binary_tensor_data", "model_repository"]
 
 
 class ProtocolRoute(APIRoute):
@@ -85,15 +85,19 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(problems)
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ProtocolError, "description": description}
-    for code, description in {
+def oip_errors(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """FastAPI ``responses=`` for error statuses with the protocol's ``{"error": ...}`` body."""
+    return {code: {"model": ProtocolError, "description": text} for code, text in descriptions.items()}
+
+
+_ERRORS = oip_errors(
+    {
         400: "Malformed JSON, or tensors the model cannot take.",
         404: "No model, or no model version, of that name.",
         413: "A batch larger than the server's limit.",
-        503: "The model is not loaded.",
-    }.items()
-}
+        503: "The model (or that version) is not serving: loading, failed or unloaded.",
+    }
+)
 
 _ROUTER_OPTIONS: dict[str, Any] = {
     "tags": ["open inference protocol"],
