@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# The prediction API with the committed checkpoints: `docker run -p 8000:8000 IMAGE` serves at once.
+# The prediction API with the committed model repository: `docker run -p 8000:8000 IMAGE` serves at once.
+# Mount another repository at /srv/model_repository (writable, for the admin calls) to serve your models.
 # Build arguments:
 #   BASE_IMAGE    any Debian-like image with python3 (>= 3.10) and its venv module
 #   TORCH_SPEC    the torch requirement, installed first; e.g. torch==2.13.0 with PyTorch's CPU index
@@ -47,7 +48,8 @@ RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --no-index /tmp/wheels/*.
  && /opt/venv/bin/pip check && rm -rf /tmp/wheels
 WORKDIR /srv
 # Readable by the serving user whatever mode the files were saved with.
-COPY --chmod=0444 checkpoints/logistic.pt checkpoints/mnist.pt checkpoints/
+COPY model_repository model_repository
+RUN chmod -R a+rX,a-w model_repository
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -70,8 +70,8 @@ format: install
 	$(BIN)/ruff format .
 
 train: install
-	$(BIN)/digit-train-logistic --out checkpoints/logistic.pt
-	$(BIN)/digit-train-mnist --data-root $(DATA_ROOT) --out checkpoints/mnist.pt
+	$(BIN)/digit-train-logistic --out model_repository/logistic/1.pt
+	$(BIN)/digit-train-mnist --data-root $(DATA_ROOT) --out model_repository/mnist/1.pt
 
 bench: install bench-serve
 	$(BIN)/python benchmarks/train_mnist.py --data-root $(DATA_ROOT)

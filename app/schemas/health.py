@@ -25,7 +25,7 @@ class Readiness(BaseModel):
 
 
 class CheckpointInfo(BaseModel):
-    path: str = Field(examples=["checkpoints/mnist.pt"])
+    path: str = Field(examples=["model_repository/mnist/1.pt"])
     sha256: str
     size_bytes: int
 
