@@ -25,7 +25,9 @@ router = APIRouter(
         {
             401: "API key missing or wrong.",
             403: "No API key is configured: admin endpoints are off.",
+            400: "A body that cannot be parsed as JSON.",
             404: "No model (folder) of that name in the repository, or no such version.",
+            409: "The repository cannot be changed (read-only, or a config.json that cannot be read).",
         }
     ),
 )
@@ -67,7 +69,9 @@ async def reload_model(name: str, control: ControlDep) -> ModelInfo:
     description="`version: null` unpins: the latest version serving is the default again. A pinned "
     "version serves whatever the version policy says.",
     response_model=ModelInfo,
-    responses=error_responses({409: "That version cannot serve (its file fails to load)."}),
+    responses=error_responses(
+        {409: "That version cannot serve (its file fails to load), or the repository cannot be changed."}
+    ),
 )
 async def pin_default_version(name: str, body: PinRequest, control: ControlDep) -> ModelInfo:
     return model_info(await control.pin(name, body.version))
