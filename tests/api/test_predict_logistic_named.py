@@ -60,23 +60,24 @@ def test_openapi_shows_a_request_by_feature_name(client):
     assert examples["one instance, by feature name"]["value"] == {"features": {"x1": 4.0, "x2": 3.0}}
 
 
-@pytest.fixture(scope="module")
-def income_model(tmp_path_factory):
-    """A model trained through train-logistic on incomes in the tens of thousands and ages: standardised."""
-    folder = tmp_path_factory.mktemp("income")
+@pytest.fixture
+def income_model(model_repository):
+    """train-logistic on a semicolon CSV of incomes and ages, into the repository beside the defaults."""
+    folder = model_repository.parent
     generator = torch.Generator().manual_seed(3)
     income = 40_000 + 30_000 * torch.rand(120, generator=generator)
     age = 20 + 40 * torch.rand(120, generator=generator)
     label = ((income - 55_000) / 3_000 - (age - 40) / 8 + torch.randn(120, generator=generator)) > 0
     rows = [f"{i:.0f};{a:.0f};{int(y)}" for i, a, y in zip(income, age, label, strict=True)]
     (folder / "income.csv").write_text("income;age;ok\n" + "\n".join(rows) + "\n")
-    out = folder / "income.pt"
     argv = ["--csv", str(folder / "income.csv"), "--features", "income,age", "--label", "ok"]
-    assert logistic.main([*argv, "--out", str(out), "--no-report"]) == 0
-    return out
+    assert (
+        logistic.main([*argv, "--repository", str(model_repository), "--name", "income", "--no-report"]) == 0
+    )
+    return model_repository / "income" / "1.pt"
 
 
-def test_standardised_model_served_gives_the_offline_probabilities(income_model, client_with):
+def test_csv_trained_model_served_beside_the_defaults_gives_the_offline_probabilities(income_model, client):
     checkpoint = models.load(income_model)
     assert checkpoint.config.standardized
     instances = [[52_000.0, 31.0], [41_000.0, 58.0], [69_000.0, 25.0]]
@@ -84,20 +85,21 @@ def test_standardised_model_served_gives_the_offline_probabilities(income_model,
         model = checkpoint.model
         offline = model.predict_proba(model.preprocess(torch.tensor(instances))).tolist()
 
-    client = client_with(logistic_checkpoint=income_model)
     named = [{"income": income, "age": age} for income, age in instances]
     for body in ({"instances": instances}, {"instances": named}):
-        response = client.post("/predict/logistic", json=body)
+        response = client.post("/predict/income", json=body)
         assert response.status_code == 200
+        assert response.json()["model"]["name"] == "income"
         assert [p["probability"] for p in response.json()["predictions"]] == offline
     assert offline[0] != offline[1]  # raw incomes would saturate every probability at 0 or 1
+    assert {m["name"] for m in client.get("/models").json()["models"]} == {"income", "logistic", "mnist"}
+    assert client.post("/predict/logistic", json={"features": [4.0, 3.0]}).status_code == 200
 
 
-def test_standardised_model_served_over_oip_matches_rest(income_model, client_with):
-    client = client_with(logistic_checkpoint=income_model)
-    rest = client.post("/predict/logistic", json={"features": {"income": 52_000.0, "age": 31.0}}).json()
+def test_csv_trained_model_served_over_oip_matches_rest(income_model, client):
+    rest = client.post("/predict/income", json={"features": {"income": 52_000.0, "age": 31.0}}).json()
     body = {"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 2], "data": [52_000.0, 31.0]}]}
-    oip = client.post("/v2/models/logistic/infer", json=body).json()
+    oip = client.post("/v2/models/income/infer", json=body).json()
     probability = next(o for o in oip["outputs"] if o["name"] == "probability")["data"]
     assert probability == [rest["predictions"][0]["probability"]]
 
