@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# The prediction API with the committed model repository: `docker run -p 8000:8000 IMAGE` serves at once.
+# The prediction API with the committed model repository: `docker run -p 8000:8000 -p 8001:8001 IMAGE`
+# serves REST on 8000 and the Open Inference Protocol over gRPC on 8001 (SERVE_GRPC_PORT) at once.
 # Mount another repository at /srv/model_repository (writable, for the admin calls) to serve your models.
 # Build arguments:
 #   BASE_IMAGE    any Debian-like image with python3 (>= 3.10) and its venv module
@@ -56,7 +57,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOST=0.0.0.0 \
     PORT=8000
 USER 10001:10001
-EXPOSE 8000
+EXPOSE 8000 8001
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/health/ready', timeout=4)"
 # Exec form: digit-serve is PID 1 and gets SIGTERM itself, so `docker stop` drains requests in flight.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -16,6 +16,8 @@ from app.core.control import LoadLimits, ModelControl
 from app.core.dataplane import DataPlane, RunnerOptions
 from app.core.repository import ModelRepository
 from app.errors import install_error_handlers
+from app.grpc_server.server import grpc_serving
+from app.grpc_server.service import InferenceServicer
 from app.observability.body_limit import BodyLimitMiddleware
 from app.observability.hosts import TrustedHostMiddleware
 from app.observability.logs import route_warnings_to_logging
@@ -53,6 +55,14 @@ def make_dataplane(settings: Settings) -> DataPlane:
     return DataPlane(repository, max_batch_size=settings.max_batch_size, runners=runners)
 
 
+def _grpc(app: FastAPI) -> AbstractAsyncContextManager:
+    """gRPC beside REST in the app of digit-serve (create_app(grpc=True)), unless SERVE_GRPC_ENABLED=false."""
+    settings: Settings = app.state.settings
+    if not (app.state.grpc and settings.grpc_enabled):
+        return nullcontext()
+    return grpc_serving(InferenceServicer(app.state.dataplane, app.version), settings)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -61,14 +71,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     dataplane.start()
     try:
         await control.start(device)
-        async with worker_metrics():
+        async with worker_metrics(), _grpc(app):
             yield
     finally:
         await control.stop()
         await dataplane.stop()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, grpc: bool = False) -> FastAPI:
+    """The app. ``grpc``: it is the process's own (``digit-serve``) and serves gRPC on SERVE_GRPC_PORT too."""
     settings = settings or get_settings()
     # Swagger UI and ReDoc assets are served by the app itself, so /docs works without internet.
     app = FastAPIOffline(
@@ -85,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     use_component_schemas(app)
     app.state.settings = settings
+    app.state.grpc = grpc
     app.state.dataplane = make_dataplane(settings)
     app.state.control = ModelControl(
         app.state.dataplane,
@@ -121,4 +133,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 route_warnings_to_logging()
-app = create_app()
+app = create_app(grpc=True)

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 
 from app.api.deps import SettingsDep
 
@@ -36,14 +37,20 @@ async def require_api_key(
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> None:
     """Let the request through when no key is configured or the right one is sent; else 401."""
-    if settings.api_key is None:
-        return
-    presented = bearer.credentials if bearer is not None else api_key
+    refusal = key_refusal(settings.api_key, bearer.credentials if bearer is not None else api_key)
+    if refusal is not None:
+        raise _unauthorized(refusal)
+
+
+def key_refusal(expected: SecretStr | None, presented: str | None) -> str | None:
+    """Why a request that presents ``presented`` is refused; None when it may pass. REST and gRPC share it."""
+    if expected is None:
+        return None
     if not presented:
-        raise _unauthorized(MISSING_KEY)
-    expected = settings.api_key.get_secret_value()
-    if not hmac.compare_digest(presented.encode(), expected.encode()):
-        raise _unauthorized(INVALID_KEY)
+        return MISSING_KEY
+    if not hmac.compare_digest(presented.encode(), expected.get_secret_value().encode()):
+        return INVALID_KEY
+    return None
 
 
 async def require_admin_key(settings: SettingsDep, _: Annotated[None, Depends(require_api_key)]) -> None:

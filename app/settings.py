@@ -144,6 +144,16 @@ class Settings(BaseSettings):
         2.0, ge=0, le=1000, description="Longest a prediction waits for others to join its batch, in ms."
     )
 
+    # The Open Inference Protocol over gRPC, beside REST in the same process (app/grpc_server/).
+    grpc_enabled: bool = Field(
+        True, description="Serve the Open Inference Protocol over gRPC too, on grpc_port, in every worker."
+    )
+    grpc_port: int = Field(8001, ge=1, le=65535, description="The gRPC port (8001, as Triton's).")
+    grpc_host: str = Field(
+        "127.0.0.1",
+        description="The gRPC bind address; `digit-serve` sets it to its own --host unless this is set.",
+    )
+
     # Uvicorn process settings, read by the `digit-serve` command (app/cli.py).
     workers: int = Field(
         1, ge=1, description="Worker processes; each holds its own copy of torch and the models."

@@ -82,6 +82,8 @@ def wait_ready(port: int, process: subprocess.Popen, timeout: float = 120.0) -> 
 @contextlib.contextmanager
 def running_server(argv: list[str], port: int, *, env: dict[str, str], cwd: Path = ROOT) -> Iterator[int]:
     """Run ``argv`` until the block ends; yields its pid once /health/ready on ``port`` says 200."""
+    # Ours serves gRPC too: on a free port of its own unless ``env`` names one, so that two can run at once.
+    env = {"SERVE_GRPC_PORT": str(free_port()), **env}
     process = subprocess.Popen(
         argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )

@@ -73,12 +73,14 @@ def serve(app: FastAPI, start_timeout: float = 30.0, http: type | str = "auto") 
 def serve_process(
     env: dict[str, str], log: Path, start_timeout: float = 60.0
 ) -> Iterator[tuple[subprocess.Popen, int]]:
-    """``python -m app.cli`` on a free port with ``env`` added to ours, output to ``log``.
+    """``python -m app.cli`` on a free port (gRPC too) with ``env`` added to ours, output to ``log``.
 
     Yields (process, port) once /health/ready answers 200. At the end, whatever still runs of it, uvicorn's
     worker processes included (its own session), gets SIGTERM, then SIGKILL after 15 s.
     """
     port = free_port()
+    # gRPC on a free port too, unless the test chose one: 8001 may be taken by another server here.
+    env = {"SERVE_GRPC_PORT": str(free_port()), **env}
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "--port", str(port)],

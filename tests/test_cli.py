@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import signal
+import socket
 from contextlib import nullcontext
 
 import pytest
 import uvicorn
+from live_server import free_port
 
 from app import cli
 from app.http_protocol import GuardedHttpToolsProtocol
@@ -21,6 +24,8 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
     monkeypatch.setattr(cli, "get_settings", Settings)  # read the environment afresh, uncached
     monkeypatch.setattr(signal, "signal", lambda signum, handler: None)  # keep pytest's own handlers
     monkeypatch.setattr(cli, "metrics_dir", lambda workers: nullcontext())  # no multiprocess dir in tests
+    monkeypatch.setattr(os, "environ", {**os.environ})  # what serve sets for its workers stays in the test
+    monkeypatch.setenv("SERVE_GRPC_PORT", str(free_port()))  # checked free: 8001 may be taken here
     return calls
 
 
@@ -73,3 +78,22 @@ def test_serve_usage_names_the_command(capsys: pytest.CaptureFixture[str]) -> No
         cli.main(["--help"])
 
     assert capsys.readouterr().out.startswith("usage: digit-serve ")
+
+
+def test_serve_binds_grpc_where_http_binds(uvicorn_calls: list[tuple]) -> None:
+    cli.main(["--host", "0.0.0.0"])
+
+    assert os.environ["SERVE_GRPC_HOST"] == "0.0.0.0"
+
+
+def test_serve_exits_when_the_grpc_port_is_taken(
+    uvicorn_calls: list[tuple], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        monkeypatch.setenv("SERVE_GRPC_PORT", str(holder.getsockname()[1]))
+        with pytest.raises(SystemExit, match=r"gRPC port 127\.0\.0\.1:\d+ is in use"):
+            cli.main([])
+
+    assert uvicorn_calls == []

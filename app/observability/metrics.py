@@ -76,6 +76,17 @@ MODEL_LOAD_FAILURES = Counter(
     "Checkpoint files refused (unreadable, corrupt, wrong shapes, NaN weights, ...), by model and version.",
     ["model", "version"],
 )
+GRPC_HANDLED = Counter(
+    "grpc_server_handled_total",
+    "gRPC calls answered, by service, method and status code.",
+    ["grpc_service", "grpc_method", "grpc_code"],
+)
+GRPC_HANDLING_SECONDS = Histogram(
+    "grpc_server_handling_seconds",
+    "Time from a gRPC call's start to its answer, by service and method.",
+    ["grpc_service", "grpc_method"],
+    buckets=_LATENCY_BUCKETS,
+)
 
 
 class CounterTally:
@@ -111,11 +122,12 @@ class GaugeTally:
 REQUESTS_IN_FLIGHT = GaugeTally(HTTP_IN_FLIGHT)
 REQUEST_COUNTS = CounterTally(HTTP_REQUESTS)  # by (method, route, status)
 PREDICTION_COUNTS = CounterTally(PREDICTIONS)  # by (model, version, label)
+RPC_COUNTS = CounterTally(GRPC_HANDLED)  # by (service, method, code)
 
 
 def publish_tallies() -> None:
     """Hand the tallies to prometheus-client: before each scrape, and see worker_metrics()."""
-    for tally in (REQUESTS_IN_FLIGHT, REQUEST_COUNTS, PREDICTION_COUNTS):
+    for tally in (REQUESTS_IN_FLIGHT, REQUEST_COUNTS, PREDICTION_COUNTS, RPC_COUNTS):
         tally.publish()
 
 

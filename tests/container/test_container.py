@@ -1,4 +1,4 @@
-"""The Docker image end to end, with podman: build, serve the committed checkpoints, stop on SIGTERM.
+"""The Docker image end to end, with podman: build, serve the committed checkpoints (REST and gRPC), stop.
 
 It runs as the Kubernetes manifests run it (deploy/kubernetes): two workers, read-only root, tmpfs /tmp.
 
@@ -21,8 +21,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+import tritonclient.grpc as triton_grpc
 from live_server import free_port
+from PIL import Image
 
 pytestmark = pytest.mark.container
 
@@ -30,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TOOL = Path(os.environ.get("CONTAINERS_TOOL", ROOT.parent / "shared" / "tools" / "containers"))
 DIGIT_SEVEN = Path(__file__).resolve().parents[1] / "data" / "digit7.png"  # MNIST test set, image 0
 NAME = f"serve-test-{uuid.uuid4().hex[:8]}"
+GRPC_PORT = free_port()  # where the container's gRPC port 8001 is published
 IMAGE = f"localhost/{NAME}:test"
 
 
@@ -81,10 +85,10 @@ def container(image: str) -> Iterator[int]:
     """The image running as NAME, published on a free loopback port; yields that port once ready."""
     port = free_port()
     started = time.monotonic()
-    publish = f"127.0.0.1:{port}:8000"
+    publish = ["-p", f"127.0.0.1:{port}:8000", "-p", f"127.0.0.1:{GRPC_PORT}:8001"]
     # As deploy/kubernetes runs it: two workers, a read-only root filesystem, a writable /tmp only.
     restricted = ["--read-only", "--tmpfs", "/tmp:rw,size=64m", "-e", "SERVE_WORKERS=2"]
-    podman("run", "--detach", "--name", NAME, "--network", "slirp4netns", *restricted, "-p", publish, image)
+    podman("run", "--detach", "--name", NAME, "--network", "slirp4netns", *restricted, *publish, image)
     try:
         deadline = started + 120
         while time.monotonic() < deadline:
@@ -126,6 +130,16 @@ def test_container_predicts_logistic(container: int) -> None:
 
     assert status == 200
     assert [p["label"] for p in payload["predictions"]] == [1]
+
+
+def test_container_grpc_predicts_committed_digit(container: int) -> None:
+    pixels = np.asarray(Image.open(DIGIT_SEVEN).convert("L"), dtype=np.uint8).reshape(1, 784)
+    tensor = triton_grpc.InferInput("pixels", [1, 784], "UINT8")
+    tensor.set_data_from_numpy(pixels)
+    with triton_grpc.InferenceServerClient(f"127.0.0.1:{GRPC_PORT}") as client:
+        result = client.infer("mnist", [tensor])
+
+    assert result.as_numpy("digit").tolist() == [7]
 
 
 def test_container_runs_as_non_root(container: int) -> None:
