@@ -1,24 +1,31 @@
 """Turning an uploaded image file into the raw pixels the MNIST model takes.
 
 The header is read before any pixel is decoded, so the format and size are checked first and a
-decompression bomb is refused without being expanded.
+decompression bomb is refused without being expanded. An exact 28x28 image is read as it is (so serving
+equals offline evaluation bit for bit); any other size is fitted the way MNIST was made (app/digit_fit.py),
+decoding no more pixels than that needs.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import os
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Literal
 
 import torch
+from anyio import to_thread
 from PIL import (
     Image,
+    ImageOps,
     PngImagePlugin,
     UnidentifiedImageError,
     WebPImagePlugin,  # noqa: F401 (registers the WebP decoder)
 )
 
+from app.digit_fit import NoInkError, fit_digit
 from app.errors import InvalidContentError, PayloadTooLargeError, UnsupportedMediaTypeError
 
 SUPPORTED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
@@ -32,6 +39,19 @@ PngImagePlugin.MAX_TEXT_CHUNK = 64 * 1024
 PngImagePlugin.MAX_TEXT_MEMORY = 256 * 1024
 _TEXT_LIMIT_ERRORS = ("Decompressed data too large", "Too much memory used in text chunks")
 InvertMode = Literal["auto", "always", "never"]
+FitMode = Literal["auto", "always", "never"]
+# The fit works on at least this many pixels along the longer side, and less than twice as many: a digit
+# that fills a tenth of the frame still spans 38 of them, more than the 20 it is fitted into. A 12-megapixel
+# (4000x3000) JPEG decodes at 1/8 scale, 500x375.
+WORK_SIDE = 384
+_EXIF_ORIENTATION = 0x0112
+# Images no larger than this (on each side) decode on the event loop: a 28x28 upload costs microseconds,
+# less than the hop to a thread. Anything larger decodes in a worker thread, so that other requests, and
+# /health/live, never wait behind it; at most one decode per core at a time, which bounds decoding memory.
+INLINE_SIDE = 64
+_DECODE_SLOTS = threading.BoundedSemaphore(
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+)
 # Formats people send by mistake that Pillow cannot open, told apart by their first bytes.
 _KNOWN_SIGNATURES = {
     b"%PDF": "PDF",
@@ -42,37 +62,114 @@ _KNOWN_SIGNATURES = {
 }
 
 
-def decode_digit(
-    data: bytes | bytearray,
+async def read_digits(
+    files: Sequence[tuple[str, bytes | bytearray]],
     *,
-    filename: str,
     size: int,
     max_pixels: int,
     invert: InvertMode,
     background_is_dark: bool,
+    fit: FitMode,
 ) -> torch.Tensor:
-    """An image file -> uint8 [size, size] luminance, the digit light on dark as the model expects.
+    """(filename, file bytes) pairs -> uint8 [N, size, size]: every header checked before any decoding."""
+    images = [(name, open_image(data, filename=name, max_pixels=max_pixels)) for name, data in files]
 
-    ``invert``: ``auto`` flips images whose border is lighter than their middle would suggest
-    (dark ink on light paper), ``always`` and ``never`` force the choice.
-    """
+    def decode_all() -> torch.Tensor:
+        return torch.stack(
+            [
+                decode_digit(
+                    image,
+                    filename=name,
+                    size=size,
+                    invert=invert,
+                    background_is_dark=background_is_dark,
+                    fit=fit,
+                )
+                for name, image in images
+            ]
+        )
+
+    if all(max(image.size) <= INLINE_SIDE for _, image in images):
+        return decode_all()
+    return await to_thread.run_sync(_one_per_core, decode_all)
+
+
+def _one_per_core(decode):
+    with _DECODE_SLOTS:
+        return decode()
+
+
+def open_image(data: bytes | bytearray, *, filename: str, max_pixels: int) -> Image.Image:
+    """The image's header, checked: a supported format, within ``max_pixels``. No pixel is decoded yet."""
     if not data:
         raise InvalidContentError(f"file {filename!r} is empty")
     image = _open(data, filename, max_pixels)
     width, height = image.size
     if width * height > max_pixels:
         raise PayloadTooLargeError(
-            f"image {filename!r} is {width}x{height} = {width * height} pixels, over the limit of "
-            f"{max_pixels}; expected {size}x{size}"
+            f"image {filename!r} is {width}x{height} = {width * height} pixels, "
+            f"over the limit of {max_pixels}"
         )
-    if (width, height) != (size, size):
-        raise InvalidContentError(f"image {filename!r} is {width}x{height} pixels; expected {size}x{size}")
+    return image
+
+
+def decode_digit(
+    image: Image.Image,
+    *,
+    filename: str,
+    size: int,
+    invert: InvertMode,
+    background_is_dark: bool,
+    fit: FitMode = "auto",
+) -> torch.Tensor:
+    """An opened image -> uint8 [size, size] luminance, the digit light on dark as the model expects.
+
+    ``fit``: ``auto`` reads a size x size image as it is and fits any other; ``always`` fits every image;
+    ``never`` refuses other sizes. ``invert``: ``auto`` decides the polarity from the image, ``always``
+    and ``never`` force it (``always``: the ink is dark on light paper).
+    """
+    width, height = image.size
+    exact = (width, height) == (size, size)
+    if fit == "never" and not exact:
+        raise InvalidContentError(
+            f"image {filename!r} is {width}x{height} pixels; expected {size}x{size} "
+            "(or send fit=auto to have it fitted)"
+        )
+    if exact and fit == "auto":
+        raw = _decoded(image, filename, draft=False).tobytes()
+        pixels = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(size, size)
+        if invert == "always" or (invert == "auto" and _looks_inverted(raw, size, background_is_dark)):
+            pixels = 255 - pixels
+        return pixels
+    luminance = _decoded(image, filename, draft=True)
+    ink = {"auto": "auto", "always": "dark", "never": "light"}[invert]
+    grey = torch.frombuffer(bytearray(luminance.tobytes()), dtype=torch.uint8)
+    grey = grey.view(luminance.height, luminance.width).float()
+    try:
+        pixels = fit_digit(grey, ink)
+    except NoInkError:
+        raise InvalidContentError(
+            f"image {filename!r} shows no digit: nothing in it stands out from its background"
+        ) from None
+    return pixels if background_is_dark else 255 - pixels
+
+
+def _decoded(image: Image.Image, filename: str, *, draft: bool) -> Image.Image:
+    """Decode to 8-bit luminance, upright; with ``draft``, at WORK_SIDE to twice that on the longer side."""
     with _decoding(filename, image.format):
-        raw = _to_luminance(image).tobytes()  # decodes: a broken file fails here
-    pixels = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(size, size)
-    if invert == "always" or (invert == "auto" and _looks_inverted(raw, size, background_is_dark)):
-        pixels = 255 - pixels
-    return pixels
+        image.seek(0)  # GIF and WebP: the first frame
+        if draft and image.format == "JPEG":
+            # libjpeg scales by 1/2, 1/4 or 1/8 while decoding: a 12-megapixel photo costs a fraction.
+            scale = max(image.size) / WORK_SIDE
+            image.draft("L", (int(image.width / scale) + 1, int(image.height / scale) + 1))
+        orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+        grey = _to_luminance(image)  # decodes: a broken file fails here
+        if draft and (factor := max(grey.size) // WORK_SIDE) > 1:
+            grey = grey.reduce(factor)  # box filter: anti-aliased, and cheap
+        if orientation != 1:
+            grey.info["exif"] = image.info.get("exif", b"")
+            grey = ImageOps.exif_transpose(grey)
+    return grey
 
 
 def _open(data: bytes | bytearray, filename: str, max_pixels: int) -> Image.Image:
@@ -135,13 +232,34 @@ def _unsupported(filename: str, found: str) -> str:
 
 
 def _to_luminance(image: Image.Image) -> Image.Image:
-    """Grey, RGB, palette or with alpha -> 8-bit luminance; transparency composited onto white paper."""
-    image.seek(0)  # GIF and WebP: the first frame
+    """Any mode -> 8-bit luminance. 16-bit grey is scaled (not clipped) to 8 bits. Transparent parts
+    become paper that contrasts with the visible ink: white ink on a transparent background stays visible."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        return _scale_16_bit(image)
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(paper, rgba).convert("L")
+        return _flatten_transparency(image.convert("RGBA"))
     return image if image.mode == "L" else image.convert("L")  # a grey image needs no conversion copy
+
+
+def _scale_16_bit(image: Image.Image) -> Image.Image:
+    """0..65535 -> 0..255 by dividing by 257 (65535 / 255), rounded; a plain convert("L") would clip."""
+    wide = image if image.mode == "I" else image.convert("I")
+    return wide.point(lambda value: value / 257 + 0.5).convert("L")
+
+
+def _flatten_transparency(rgba: Image.Image) -> Image.Image:
+    grey, alpha = rgba.convert("L"), rgba.getchannel("A")
+    low, high = alpha.getextrema()
+    if low == 255:
+        return grey
+    if high == 0:
+        return Image.new("L", rgba.size, 255)  # nothing visible: blank paper
+    # The paper takes the opposite of the visible ink's mean luminance (weighted by opacity).
+    visible = torch.frombuffer(bytearray(alpha.tobytes()), dtype=torch.uint8).float()
+    shade = torch.frombuffer(bytearray(grey.tobytes()), dtype=torch.uint8).float()
+    ink_is_light = float((shade * visible).sum() / visible.sum()) > 127.5
+    paper = Image.new("L", rgba.size, 0 if ink_is_light else 255)
+    return Image.composite(grey, paper, alpha)
 
 
 def _looks_inverted(pixels: bytes, size: int, background_is_dark: bool) -> bool:

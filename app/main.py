@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app.api.openapi import operation_id, use_component_schemas
-from app.api.routes import admin, docs, health, metrics, models, page, predict, repository, v2
+from app.api.routes import admin, docs, health, metrics, models, page, predict, repository, v2, weights
 from app.core.control import LoadLimits, ModelControl
 from app.core.dataplane import DataPlane, RunnerOptions
 from app.core.repository import ModelRepository
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None, *, grpc: bool = False) -> FastA
     key_guard = [RequireApiKey] if settings.api_key is not None else []
     predict.add_routes(app, dependencies=key_guard)
     app.include_router(models.router, dependencies=key_guard)
+    app.include_router(weights.router, dependencies=key_guard)
     app.include_router(v2.model_router, dependencies=key_guard)
     for module in (health, page, docs, v2):
         app.include_router(module.router)

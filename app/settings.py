@@ -44,13 +44,18 @@ class Settings(BaseSettings):
     )
     max_batch_size: int = Field(64, ge=1, description="Most instances or images in one request.")
     max_upload_bytes: int = Field(
-        256 * 1024, ge=1, description="Largest accepted image file, in bytes (a 28x28 PNG is under 1 KiB)."
+        10 * 1024 * 1024,
+        ge=1,
+        description="Largest accepted image file, in bytes: a phone photo (2-8 MB) fits.",
+    )
+    max_upload_total_bytes: int = Field(
+        32 * 1024 * 1024, ge=1, description="Most bytes of image files in one request, all files together."
     )
     max_image_pixels: int = Field(
-        1_000_000,
+        24_000_000,
         ge=784,
-        description="Largest image (width x height) whose header is even looked at; larger ones are "
-        "refused before decoding, as decompression bombs.",
+        description="Largest image (width x height) whose header is even looked at: a 12-megapixel photo "
+        "fits; larger ones are refused before decoding, as decompression bombs.",
     )
 
     # Authentication and live model updates (admin)
@@ -93,7 +98,7 @@ class Settings(BaseSettings):
         None,
         ge=1,
         description="Largest request body, in bytes, refused with 413 before it is read; default: "
-        "max_batch_size * max_upload_bytes plus 1 MiB for multipart headers.",
+        "max_upload_total_bytes plus 1 MiB for multipart headers.",
     )
 
     trusted_hosts: list[str] = Field(
@@ -120,7 +125,7 @@ class Settings(BaseSettings):
     def request_body_limit(self) -> int:
         if self.max_request_bytes is not None:
             return self.max_request_bytes
-        return self.max_batch_size * self.max_upload_bytes + 1024 * 1024
+        return self.max_upload_total_bytes + 1024 * 1024
 
     @property
     def json_body_limit(self) -> int:

@@ -2,7 +2,7 @@
 
 Starlette's form parser spools every file, however large, to a temporary file before a route sees it.
 Here each part is counted while it arrives, so an oversized file or one file too many is refused at
-once and memory never holds more than ``max_files * max_file_bytes``.
+once and memory never holds more than ``max_total_bytes`` of files.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ class UploadedFile:
 class _PartCollector:
     """Callbacks for python-multipart's parser; raises as soon as a limit is crossed."""
 
-    def __init__(self, field_name: str, max_files: int, max_file_bytes: int) -> None:
+    def __init__(self, field_name: str, max_files: int, max_file_bytes: int, max_total_bytes: int) -> None:
         self.field_name, self.max_files, self.max_file_bytes = field_name, max_files, max_file_bytes
+        self.max_total_bytes, self.total_bytes = max_total_bytes, 0
         self.files: list[UploadedFile] = []
         self._headers: dict[bytes, bytes] = {}
         self._header_name = self._header_value = b""
@@ -61,9 +62,14 @@ class _PartCollector:
     def _on_headers_finished(self) -> None:
         _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
         name = options.get(b"name", b"").decode("utf-8", "replace")
-        if name != self.field_name or b"filename" not in options:
+        if name != self.field_name:
             raise MalformedRequestError(
                 f"unexpected form field {name!r}; send each image as a file part named {self.field_name!r}"
+            )
+        if b"filename" not in options:  # a plain form value, as `curl -F file=<path` (not @path) sends
+            raise MalformedRequestError(
+                f"form field {name!r} is a value, not a file: it has no filename in its Content-Disposition; "
+                f"upload the image as a file (curl: -F {name}=@digit.png)"
             )
         if len(self.files) == self.max_files:
             raise PayloadTooLargeError(f"too many files: at most {self.max_files} images per request")
@@ -78,6 +84,11 @@ class _PartCollector:
         if part is None:
             return
         part.data += data[start:end]
+        self.total_bytes += end - start
+        if self.total_bytes > self.max_total_bytes:
+            raise PayloadTooLargeError(
+                f"the files in this request together exceed the limit of {self.max_total_bytes} bytes"
+            )
         if len(part.data) > self.max_file_bytes:
             raise PayloadTooLargeError(
                 f"file {part.filename!r} is larger than the upload limit of {self.max_file_bytes} bytes"
@@ -85,7 +96,7 @@ class _PartCollector:
 
 
 async def read_files(
-    request: Request, *, field_name: str, max_files: int, max_file_bytes: int
+    request: Request, *, field_name: str, max_files: int, max_file_bytes: int, max_total_bytes: int
 ) -> list[UploadedFile]:
     """Every file part of a multipart body, in order; refuses anything else with a ClientError."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
@@ -101,7 +112,7 @@ async def read_files(
         raise MalformedRequestError(
             f"multipart boundary is {len(boundary)} characters; RFC 2046 allows 1 to {MAX_BOUNDARY_LENGTH}"
         )
-    collector = _PartCollector(field_name, max_files, max_file_bytes)
+    collector = _PartCollector(field_name, max_files, max_file_bytes, max_total_bytes)
     try:
         # Built inside the handler: python-multipart refuses some boundaries when the parser is made.
         parser = MultipartParser(boundary, collector.callbacks())

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from models.errors import InvalidInputError
+from models.explanation import Explanation, explain_linear
 
 _FLOAT64_MAX = torch.finfo(torch.float64).max
 
@@ -112,11 +113,14 @@ class LogisticRegression(nn.Module):
         magnitude first: the dot product of values in [-1, 1] cannot overflow, and scaling it back gives
         a finite logit or an infinite one, which the sigmoid turns into exactly 0 or 1.
         """
+        return torch.sigmoid(self.logits(features)).squeeze(-1).to(torch.float32)
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Checked features [N, in_features] -> the logit z = w.x + b, [N, 1] float64 (see predict_proba)."""
         x = features.to(torch.float64)
         scale = x.abs().amax(dim=-1, keepdim=True).clamp(min=1.0)
         weight, bias = self.linear.weight.to(torch.float64), self.linear.bias.to(torch.float64)
-        logit = (x / scale) @ weight.T * scale + bias
-        return torch.sigmoid(logit).squeeze(-1).to(torch.float32)
+        return (x / scale) @ weight.T * scale + bias
 
     def preprocess(self, features: torch.Tensor, *, known_finite: bool = False) -> torch.Tensor:
         """Check a [N, in_features] batch of raw feature values, move it to the model, standardise it.
@@ -155,3 +159,10 @@ class LogisticRegression(nn.Module):
             return weight.tolist(), bias
         mean, std = torch.tensor(self.config.mean).double(), torch.tensor(self.config.std).double()
         return (weight / std).tolist(), bias - (weight * mean / std).sum().item()
+
+    def explain(self, features: torch.Tensor, *, known_finite: bool = False) -> Explanation:
+        """Raw features -> each feature's share of the logit z = w.x + b (P(y=1) = sigmoid(z)); the baseline
+        is the bias, the logit of features at zero (as the model takes them)."""
+        inputs = self.preprocess(features, known_finite=known_finite)
+        classes = torch.zeros(inputs.shape[0], 1, dtype=torch.long, device=inputs.device)
+        return explain_linear(self.linear, inputs, torch.zeros_like(inputs[0]), classes, self.logits(inputs))

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from models.errors import InvalidInputError
+from models.explanation import Explanation, explain_linear
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,17 @@ class SoftmaxRegression(nn.Module):
     def predict_proba(self, pixels: torch.Tensor) -> torch.Tensor:
         """Raw pixels -> [N, 10] class probabilities."""
         return torch.softmax(self(self.preprocess(pixels)), dim=-1)
+
+    def explain(self, pixels: torch.Tensor, top: int = 2) -> Explanation:
+        """Raw pixels -> each pixel's share of the logits of the ``top`` most probable digits (the predicted
+        one first), against a blank image: the baseline is the logit of an all-black image, so ink is what
+        moves a digit's score, and a pixel without ink contributes nothing."""
+        inputs = self.preprocess(pixels)
+        blank = self.preprocess(torch.zeros(1, self.config.in_features, dtype=torch.uint8))[0]
+        logits = self(inputs)
+        return explain_linear(self.linear, inputs, blank, logits.topk(top, dim=-1).indices, logits)
+
+    def templates(self) -> torch.Tensor:
+        """[classes, 28, 28]: each digit's weights laid out as an image, what its detector looks for."""
+        side = self.config.image_size
+        return self.linear.weight.detach().reshape(self.config.num_classes, side, side)

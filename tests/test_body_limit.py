@@ -94,3 +94,7 @@ def test_multipart_body_keeps_the_upload_limit(client):
     )
     assert response.status_code == 413
     assert response.json()["detail"] == "file 'a.png' is larger than the upload limit of 262144 bytes"
+
+
+def test_body_limit_default_fits_the_upload_total(settings):
+    assert settings.request_body_limit > settings.max_upload_total_bytes

@@ -5,6 +5,7 @@ Skipped, with the reason, only where no Chromium is installed (`.ci/run` install
 
 from __future__ import annotations
 
+import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +15,16 @@ import pytest
 import torch
 from fastapi import FastAPI
 from live_server import serve
+from PIL import Image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from test_digit_fit import bounding_box_size, centre_of_mass
+
+from benchmarks.captures import MAKERS
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+PAGE_PARAMS = [("include", "input"), ("include", "explanation")]  # what the page asks for
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Root on a closed network: no sandbox, and nothing that phones home.
 CHROMIUM_ARGS = [
@@ -58,63 +64,6 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
     context.close()
 
 
-def ink_boxes(page: Page, width: int, height: int, *boxes: tuple[int, int, int, int]) -> torch.Tensor | None:
-    """The page's own toMnistPixels on a width x height pad inked (255) inside each (x0, y0, x1, y1)."""
-    pixels = page.evaluate(
-        """async ({width, height, boxes}) => {
-            const { toMnistPixels } = await import("/page/page.js");
-            const ink = new Uint8Array(width * height);
-            for (const [x0, y0, x1, y1] of boxes) {
-                for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) ink[y * width + x] = 255;
-            }
-            return toMnistPixels(ink, width, height);
-        }""",
-        {"width": width, "height": height, "boxes": boxes},
-    )
-    return None if pixels is None else torch.tensor(pixels, dtype=torch.float64)
-
-
-def bounding_box_size(pixels: torch.Tensor) -> tuple[int, int]:
-    rows, cols = pixels.sum(dim=1).nonzero(), pixels.sum(dim=0).nonzero()
-    return int(cols.max() - cols.min() + 1), int(rows.max() - rows.min() + 1)
-
-
-def centre_of_mass(pixels: torch.Tensor) -> tuple[float, float]:
-    """(x, y) in pixel-centre coordinates, so the middle of a 28x28 field is (14, 14)."""
-    centres = torch.arange(pixels.shape[0], dtype=torch.float64) + 0.5
-    mass = pixels.sum()
-    x = (pixels.sum(dim=0) * centres).sum() / mass
-    y = (pixels.sum(dim=1) * centres).sum() / mass
-    return float(x), float(y)
-
-
-def test_downsample_centred_box_fills_20_and_centres_by_mass(page):
-    pixels = ink_boxes(page, 280, 280, (90, 115, 190, 165))  # 100x50, centred
-    assert pixels.shape == (28, 28)
-    assert bounding_box_size(pixels) == (20, 10)
-    assert centre_of_mass(pixels) == (14.0, 14.0)
-    assert pixels.max() == 255
-
-
-def test_downsample_position_on_the_pad_does_not_matter(page):
-    corner = ink_boxes(page, 280, 280, (0, 0, 100, 50))
-    assert torch.equal(corner, ink_boxes(page, 280, 280, (90, 115, 190, 165)))
-
-
-def test_downsample_odd_sizes_keep_aspect_with_grey_edges(page):
-    # An "L" of 3-pixel strokes whose box is 33x77: scaled by 20/77 to 9x20, strokes under a pixel wide.
-    pixels = ink_boxes(page, 300, 200, (13, 40, 16, 117), (13, 114, 46, 117))
-    assert bounding_box_size(pixels) == (9, 20)
-    x, y = centre_of_mass(pixels)
-    assert abs(x - 14) <= 0.5
-    assert abs(y - 14) <= 0.5
-    assert 0 < pixels[pixels < 255].max() < 255  # anti-aliased, not thresholded
-
-
-def test_downsample_blank_pad_is_none(page):
-    assert ink_boxes(page, 280, 280) is None
-
-
 def draw_seven(page: Page) -> None:
     pad = page.locator("#pad").bounding_box()
     left, top = pad["x"], pad["y"]
@@ -124,27 +73,82 @@ def draw_seven(page: Page) -> None:
         page.mouse.move(left + x, top + y, steps=8)
 
 
-def test_drawing_shows_the_prediction_for_the_pixels_sent(page, base_url):
-    draw_seven(page)
-    with page.expect_request("**/predict/mnist/pixels") as last_request:
+def drawn_prediction(page: Page) -> dict:
+    """Finish the stroke under way and return the server's answer to the drawing the page sent."""
+    with page.expect_request("**/predict/mnist?*") as last_request:
         page.mouse.up()  # exactly one request follows the end of a stroke, with the finished drawing
-    pixels = last_request.value.post_data_json["pixels"]
-    expected = httpx.post(f"{base_url}/predict/mnist/pixels", json={"pixels": pixels}).json()
-    expect(page.locator("#digit")).to_have_text(str(expected["predictions"][0]["digit"]))
-    expect(page.locator(".bar[data-probability]")).to_have_count(10)
+    response = last_request.value.response()  # its own answer, not an earlier request's arriving late
+    assert response.status == 200
+    assert "multipart/form-data" in response.request.headers["content-type"]  # the drawing, as a file
+    return response.json()["predictions"][0]
+
+
+def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    screenshot = page.screenshot(path=ARTIFACTS / "page.png", full_page=True)
-    assert screenshot.startswith(b"\x89PNG")
-    print(f"screenshot: {ARTIFACTS / 'page.png'}")
+    assert page.screenshot(path=ARTIFACTS / name, full_page=True).startswith(b"\x89PNG")
+    print(f"screenshot: {ARTIFACTS / name}")
 
 
-def test_drawing_sends_mnist_shaped_pixels(page):
+def test_drawing_shows_the_server_prediction_and_its_28x28(page, base_url):
     draw_seven(page)
-    with page.expect_request("**/predict/mnist/pixels") as last_request:
-        page.mouse.up()
-    pixels = torch.tensor(last_request.value.post_data_json["pixels"], dtype=torch.float64)
+    expected = drawn_prediction(page)
+    expect(page.locator("#digit")).to_have_text(str(expected["digit"]))
+    expect(page.locator(".bar[data-probability]")).to_have_count(10)
+    expect(page.locator("#preview")).to_have_attribute(
+        "src", f"data:image/png;base64,{expected['input']['png']}"
+    )
+    shot(page, "page.png")
+
+
+def test_drawing_is_fitted_by_the_server(page, base_url):
+    draw_seven(page)
+    pixels = torch.tensor(drawn_prediction(page)["input"]["pixels"], dtype=torch.float64)
     assert pixels.shape == (28, 28)
-    assert max(bounding_box_size(pixels)) == 20
+    assert max(bounding_box_size(pixels)) == 20  # MNIST's box
+    x, y = centre_of_mass(pixels)
+    assert abs(x - 14) <= 0.5
+    assert abs(y - 14) <= 0.5
+
+
+def test_explanation_view_shows_contributions_and_templates(page, base_url):
+    draw_seven(page)
+    expected = drawn_prediction(page)
+    heatmap = page.locator("#heatmap")
+    expect(heatmap).to_have_attribute("data-digit", str(expected["digit"]))
+    expect(page.locator("#heatmap-note")).to_contain_text(
+        f"{expected['explanation']['predicted']['logit']:.2f}"
+    )
+    page.locator("#heatmap-class").select_option("runner_up")
+    expect(heatmap).to_have_attribute("data-digit", str(expected["explanation"]["runner_up"]["digit"]))
+    expect(page.locator("#templates canvas")).to_have_count(10)
+    painted = heatmap.evaluate(
+        "c => c.getContext('2d').getImageData(0, 0, 28, 28).data.some((v, i) => i % 4 < 3 && v < 250)"
+    )
+    assert painted  # some pixel carries colour: the map is drawn, not left white
+    shot(page, "page-explanation.png")
+
+
+@pytest.mark.parametrize("kind", ["photo", "scan"])
+def test_upload_of_a_capture_shows_the_api_prediction(page, base_url, kind):
+    digit = Image.new("L", (28, 28), 0)
+    digit.paste(255, (9, 6, 19, 9))  # a bar and a stem: a seven, white on black as MNIST stores it
+    digit.paste(255, (16, 6, 19, 23))
+    small = {"size": (640, 480)} if kind == "photo" else {"page": (600, 800)}
+    data = MAKERS[kind](digit, random.Random(0), **small)
+    name = f"{kind}.jpg"
+    expected = httpx.post(
+        f"{base_url}/predict/mnist", params=PAGE_PARAMS, files={"file": (name, data)}
+    ).json()
+    [prediction] = expected["predictions"]
+    page.locator("#upload").set_input_files({"name": name, "mimeType": "image/jpeg", "buffer": data})
+    expect(page.locator("#digit-caption")).to_contain_text(f"from {name}")
+    expect(page.locator("#digit")).to_have_text(str(prediction["digit"]))
+    shown = page.locator(".bar").evaluate_all("bars => bars.map(b => Number(b.dataset.probability))")
+    assert shown == pytest.approx(prediction["probabilities"])
+    expect(page.locator("#preview")).to_have_attribute(
+        "src", f"data:image/png;base64,{prediction['input']['png']}"
+    )
+    shot(page, f"page-{kind}.png")
 
 
 def test_clear_empties_the_result(page):
@@ -154,24 +158,33 @@ def test_clear_empties_the_result(page):
     page.get_by_role("button", name="Clear").click()
     expect(page.locator("#digit")).to_have_text("–")
     expect(page.locator(".bar[data-probability]")).to_have_count(0)
+    expect(page.locator("#preview")).to_be_hidden()
 
 
-def test_upload_shows_the_api_prediction(page, base_url, png_digit):
-    image = png_digit(3)
-    expected = httpx.post(
-        f"{base_url}/predict/mnist", params={"invert": "auto"}, files={"file": ("three.png", image)}
-    ).json()["predictions"][0]
-    page.locator("#upload").set_input_files({"name": "three.png", "mimeType": "image/png", "buffer": image})
-    expect(page.locator("#digit-caption")).to_contain_text("from three.png")
-    expect(page.locator("#digit")).to_have_text(str(expected["digit"]))
-    shown = page.locator(".bar").evaluate_all("bars => bars.map(b => Number(b.dataset.probability))")
-    assert shown == pytest.approx(expected["probabilities"])
-
-
-def test_upload_error_detail_is_shown(page):
+def test_upload_error_detail_is_shown_and_nothing_stale(page, base_url):
+    draw_seven(page)
+    page.mouse.up()
+    expect(page.locator("#preview")).to_be_visible()
     page.locator("#upload").set_input_files({"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hi"})
     error = "422: file 'notes.txt' is not an image that can be read"
     expect(page.locator("#digit-error")).to_have_text(error)
+    expect(page.locator("#digit-caption")).to_have_text("Could not read notes.txt.")
+    expect(page.locator("#preview")).to_be_hidden()
+    expect(page.locator("#digit")).to_have_text("–")
+
+
+def test_logistic_curve_marks_the_input(page, base_url):
+    expected = httpx.post(
+        f"{base_url}/predict/logistic", params={"include": "explanation"}, json={"features": [4.5, 3.0]}
+    ).json()["predictions"][0]
+    page.locator("#x1").fill("4.5")
+    page.locator("#x2").fill("3")
+    expect(page.locator("#probability")).to_have_text(f"{expected['probability']:.4f}")
+    curve = page.locator("#sigmoid")
+    expect(curve).to_have_attribute("data-x", "4.5")
+    expect(curve).to_have_attribute("data-p", str(expected["probability"]))
+    expect(page.locator("#sigmoid-caption")).to_contain_text(f"{expected['explanation']['logit']:.2f}")
+    shot(page, "page-logistic.png")
 
 
 def test_logistic_shows_the_api_probability(page, base_url):
@@ -187,6 +200,6 @@ def test_api_key_is_sent_as_header(page):
     page.get_by_text("API key").click()
     page.locator("#api-key").fill("s3cret")
     page.get_by_role("button", name="Save").click()
-    with page.expect_request("**/predict/logistic") as request:
+    with page.expect_request("**/predict/logistic?*") as request:
         page.locator("#x1").fill("1")
     assert request.value.headers["x-api-key"] == "s3cret"

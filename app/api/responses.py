@@ -15,4 +15,5 @@ class ModelResponse(JSONResponse):
     """
 
     def render(self, content: BaseModel) -> bytes:
-        return content.model_dump_json().encode()
+        # exclude_none: the optional parts of a prediction (include=...) appear only when asked for.
+        return content.model_dump_json(exclude_none=True).encode()

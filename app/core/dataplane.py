@@ -3,6 +3,7 @@
     live() / ready() / model_ready(name, version)      health
     metadata(name, version)                            a model's versions and tensors
     servable(name, version) + predict(servable, x)     the /predict fast path: look up once, then run
+    explain(servable, x)                               predict's columns and the exact explanation
     infer(name, version, inputs, outputs)              named tensors in, named columns out (OIP, gRPC)
     load / unload / reload / pin / index               model control (app/core/control.py)
 
@@ -115,6 +116,11 @@ class DataPlane:
     async def predict(self, servable: Servable, inputs: Any) -> tuple[list, ...]:
         """``servable``'s result columns for ``inputs``, checked by its ``prepare`` first, always."""
         return await self._runners[servable.name](servable, servable.prepare(inputs))
+
+    async def explain(self, servable: Servable, inputs: Any) -> tuple[Any, ...]:
+        """As ``predict``, with the model's exact explanation; run on its own, never micro-batched (a
+        request asks for it for its own rows, and the explanation is larger than the prediction)."""
+        return servable.explain(servable.prepare(inputs))
 
     async def infer(
         self,

@@ -7,7 +7,8 @@ A servable owns, for its architecture:
   the only way in: the data plane always calls it, so no front end can skip a check;
 * ``infer(batch)``: the forward pass and the label rule -> result columns, one entry per input row,
   timed and counted under the model's name and version;
-* ``outputs(columns)``: the columns named as the signature's outputs (flat, row-major).
+* ``outputs(columns)``: the columns named as the signature's outputs (flat, row-major);
+* ``explain(batch)``: ``infer``'s columns plus the exact linear explanation (models/explanation.py).
 
 Adding an architecture: a module in models/, a Servable subclass here (or in its own file), and one
 ``register()`` line.
@@ -25,6 +26,7 @@ import torch
 
 from app.observability.metrics import INFERENCE_SECONDS, PREDICTION_COUNTS
 from models import Checkpoint, LogisticRegression, SoftmaxRegression
+from models.explanation import Explanation
 
 ANY = -1  # a dimension of any size: the batch
 
@@ -89,6 +91,10 @@ class Servable(ABC):
     def outputs(self, columns: tuple[list, ...]) -> dict[str, list]:
         """Result columns named as ``signature.outputs``, each flat and row-major."""
 
+    @abstractmethod
+    def explain(self, batch: Any) -> tuple[Any, ...]:
+        """As ``infer``, with the model's exact explanation of each row appended."""
+
     def _count(self, series: list[tuple[str, ...]], classes: list[int]) -> None:
         counts = PREDICTION_COUNTS.counts
         for cls in classes:
@@ -151,6 +157,18 @@ class LogisticServable(Servable):
         probabilities, labels = columns
         return {"probability": probabilities, "label": labels}
 
+    def explain(self, batch: torch.Tensor) -> tuple[list[float], list[int], Explanation]:
+        """As ``infer``, with each feature's exact share of the logit."""
+        model = self.model
+        started = time.perf_counter()
+        with torch.inference_mode():
+            explanation = model.explain(batch, known_finite=True)
+            probabilities = torch.sigmoid(explanation.logits).squeeze(-1).float().cpu().tolist()
+        self._seconds.observe(time.perf_counter() - started)
+        labels = [int(p >= self.config.threshold) for p in probabilities]
+        self._count(self._labels, labels)
+        return probabilities, labels, explanation
+
 
 class DigitServable(Servable):
     """Softmax regression on square grey images: raw 0..255 pixels -> (digit, class probabilities)."""
@@ -189,6 +207,17 @@ class DigitServable(Servable):
     def outputs(self, columns: tuple[list, ...]) -> dict[str, list]:
         digits, probabilities = columns
         return {"probabilities": [p for row in probabilities for p in row], "digit": digits}
+
+    def explain(self, batch: torch.Tensor) -> tuple[list[int], list[list[float]], Explanation]:
+        """As ``infer``, with every pixel's exact share of the two most probable digits' logits."""
+        started = time.perf_counter()
+        with torch.inference_mode():
+            explanation = self.model.explain(batch)
+            probabilities = torch.softmax(explanation.logits, dim=-1).cpu()
+        self._seconds.observe(time.perf_counter() - started)
+        digits = probabilities.argmax(dim=-1).tolist()
+        self._count(self._labels, digits)
+        return digits, probabilities.tolist(), explanation
 
 
 SERVABLES: dict[str, type[Servable]] = {}

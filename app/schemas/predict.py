@@ -106,9 +106,24 @@ class ModelRef(BaseModel):
     architecture: str = Field(examples=["softmax_regression"])
 
 
+class FeatureContribution(BaseModel):
+    feature: str = Field(examples=["x1"])
+    value: float = Field(description="The value sent.", examples=[4.0])
+    contribution: float = Field(description="Its share of the logit: weight x value.", examples=[13.01])
+
+
+class LogisticExplanation(BaseModel):
+    """The logit split exactly: ``logit = bias + sum(contributions)``, and P(y=1) = sigmoid(logit)."""
+
+    logit: float = Field(description="z = w.x + b, as the model computed it.", examples=[3.08])
+    bias: float = Field(description="b: the logit when every feature is zero.", examples=[-14.48])
+    contributions: list[FeatureContribution]
+
+
 class LogisticPrediction(BaseModel):
     label: int = Field(description="1 when probability >= the model's threshold, else 0.", examples=[1])
     probability: float = Field(description="The model's P(y=1).", examples=[0.93])
+    explanation: LogisticExplanation | None = Field(None, description="With include=explanation.")
 
 
 class LogisticResponse(BaseModel):
@@ -131,6 +146,29 @@ class LogisticResponse(BaseModel):
     )
 
 
+class DigitInput(BaseModel):
+    """The 28x28 image the model saw (after fitting), white digit on black: MNIST's raw pixels."""
+
+    png: str = Field(description="A grey 28x28 PNG, base64-encoded.", examples=["iVBORw0KGgo..."])
+    pixels: list[list[int]] = Field(description="The same pixels: 28 rows of 28 values, 0..255.")
+
+
+class DigitContributions(BaseModel):
+    """One digit's logit split exactly: ``logit = baseline + sum of every pixel's contribution``."""
+
+    digit: int = Field(ge=0, le=9, examples=[7])
+    logit: float = Field(description="The digit's score as the model computed it.", examples=[9.2])
+    baseline: float = Field(description="The digit's logit for a blank (all-black) image.", examples=[-0.4])
+    contributions: list[list[float]] = Field(
+        description="28 rows of 28: what each pixel's ink adds to (or takes from) the logit."
+    )
+
+
+class DigitExplanation(BaseModel):
+    predicted: DigitContributions
+    runner_up: DigitContributions = Field(description="The second most probable digit.")
+
+
 class DigitPrediction(BaseModel):
     digit: int = Field(ge=0, le=9, description="The most probable digit.", examples=[7])
     probabilities: list[float] = Field(
@@ -139,6 +177,8 @@ class DigitPrediction(BaseModel):
         max_length=10,
         examples=[[0.001, 0.002, 0.01, 0.02, 0.001, 0.005, 0.001, 0.95, 0.005, 0.005]],
     )
+    input: DigitInput | None = Field(None, description="With include=input.")
+    explanation: DigitExplanation | None = Field(None, description="With include=explanation.")
 
 
 class DigitResponse(BaseModel):
@@ -175,3 +215,26 @@ class DigitResponse(BaseModel):
             ]
         }
     )
+
+
+class DigitTemplate(BaseModel):
+    digit: int = Field(ge=0, le=9, examples=[7])
+    bias: float = Field(examples=[-0.2])
+    weights: list[list[float]] = Field(
+        description="28 rows of 28: how much ink at each pixel raises (+) or lowers (-) this digit's logit."
+    )
+
+
+class FeatureWeight(BaseModel):
+    feature: str = Field(examples=["x1"])
+    weight: float = Field(examples=[3.253])
+
+
+class ModelWeights(BaseModel):
+    """A linear model's parameters, for explaining it: MNIST's ten digit templates, or logistic's weights."""
+
+    model: ModelRef
+    templates: list[DigitTemplate] | None = Field(None, description="Softmax regression: one per digit.")
+    features: list[FeatureWeight] | None = Field(None, description="Logistic regression: w, per feature.")
+    bias: float | None = Field(None, description="Logistic regression: b, the logit when every feature is 0.")
+    threshold: float | None = Field(None, description="Logistic regression: label 1 when P(y=1) >= this.")

@@ -1,6 +1,8 @@
+import io
 import re
 
 import pytest
+from PIL import Image
 
 from app.schemas import predict
 
@@ -64,3 +66,24 @@ def test_redoc_bundle_leaves_out_the_cdn_logo(client):
     assert response.headers["content-type"] == "text/javascript; charset=utf-8"
     assert "cdn.redoc.ly" not in response.text
     assert len(response.content) > 500_000  # the whole bundle, not a stand-in
+
+
+def _error_example(client, path: str, status: int) -> str:
+    operation = client.get("/openapi.json").json()["paths"][path]["post"]
+    return operation["responses"][str(status)]["content"]["application/json"]["example"]["detail"]
+
+
+def test_openapi_error_examples_differ_per_status(client):
+    examples = [_error_example(client, "/predict/mnist", status) for status in (400, 413, 415, 422, 503)]
+    assert len(set(examples)) == len(examples)
+
+
+def test_openapi_error_examples_are_what_the_service_answers(client):
+    blank = io.BytesIO()
+    Image.new("L", (60, 40), 255).save(blank, "PNG")
+    response = client.post("/predict/mnist", files={"file": ("blank.png", blank.getvalue())})
+    assert response.json()["detail"] == _error_example(client, "/predict/mnist", 422)
+    response = client.post("/predict/logistic", json={"instances": [[1.0, 2.0]] * 65})
+    assert response.json()["detail"] == _error_example(client, "/predict/logistic", 413)
+    response = client.post("/predict/logistic", json={"features": [1.0, 2.0, 3.0]})
+    assert response.json()["detail"] == _error_example(client, "/predict/logistic", 422)

@@ -64,12 +64,6 @@ def test_decode_digit_a_bug_of_ours_is_not_a_client_error(monkeypatch):
         raise AttributeError("a bug in our own code")
 
     monkeypatch.setattr(imaging, "_to_luminance", broken)
+    image = imaging.open_image(encode_image(digit_pixels()), filename="ok.png", max_pixels=10_000)
     with pytest.raises(AttributeError):
-        imaging.decode_digit(
-            encode_image(digit_pixels()),
-            filename="ok.png",
-            size=28,
-            max_pixels=10_000,
-            invert="never",
-            background_is_dark=True,
-        )
+        imaging.decode_digit(image, filename="ok.png", size=28, invert="never", background_is_dark=True)

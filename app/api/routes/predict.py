@@ -9,12 +9,18 @@ from typing import Annotated
 import torch
 from fastapi import FastAPI, Query, Request, params
 
+from app.api.explain import (
+    DigitInclude,
+    digit_explanations,
+    digit_input,
+    logistic_explanations,
+)
 from app.api.json_body import json_body_doc, read_json
 from app.api.responses import ModelResponse
 from app.core.dataplane import DataPlane
 from app.core.servables import DigitServable, Servable
 from app.errors import InvalidContentError, NotFoundError, check_batch_size
-from app.imaging import SUPPORTED_FORMATS, InvertMode, decode_digit
+from app.imaging import SUPPORTED_FORMATS, FitMode, InvertMode, read_digits
 from app.schemas.errors import error_responses
 from app.schemas.examples import (
     LOGISTIC_BATCH,
@@ -88,6 +94,17 @@ def _cached_model_ref(name: str, version: str, architecture: str) -> ModelRef:
     return ModelRef(name=name, version=version, architecture=architecture)
 
 
+def _includes(request: Request, allowed: tuple[str, ...]) -> list[str]:
+    """``?include=`` (repeated) read by hand, like ``version``: each value must be one of ``allowed``."""
+    if not request.scope["query_string"]:
+        return []
+    values = request.query_params.getlist("include")
+    for value in values:
+        if value not in allowed:
+            raise InvalidContentError(f"include={value!r} is not one of: {', '.join(allowed)}")
+    return values
+
+
 def _version_of(request: Request) -> str | None:
     """``?version=`` read by hand: a declared query parameter costs every JSON request a FastAPI solve."""
     if not request.scope["query_string"]:
@@ -99,18 +116,24 @@ async def _features_response(request: Request, dataplane: DataPlane, servable: S
     body = await read_json(request, LogisticRequest)
     rows = body.batch()
     check_batch_size(len(rows), dataplane.max_batch_size)
-    probabilities, labels = await dataplane.predict(servable, rows)
-    response = LogisticResponse(
-        model=_model_ref(servable),
-        predictions=[
-            LogisticPrediction(label=y, probability=p) for y, p in zip(labels, probabilities, strict=True)
-        ],
-    )
-    return ModelResponse(response)
+    explanations = None
+    if "explanation" in _includes(request, ("explanation",)):
+        probabilities, labels, explanation = await dataplane.explain(servable, rows)
+        values = servable.config.feature_rows(rows)  # named instances as values in the model's order
+        explanations = logistic_explanations(explanation, values, servable.config.feature_names)
+    else:
+        probabilities, labels = await dataplane.predict(servable, rows)
+    predictions = [
+        LogisticPrediction(label=y, probability=p) for y, p in zip(labels, probabilities, strict=True)
+    ]
+    if explanations is not None:
+        for prediction, explained in zip(predictions, explanations, strict=True):
+            prediction.explanation = explained
+    return ModelResponse(LogisticResponse(model=_model_ref(servable), predictions=predictions))
 
 
 async def _images_response(
-    request: Request, dataplane: DataPlane, servable: Servable, invert: InvertMode
+    request: Request, dataplane: DataPlane, servable: Servable, invert: InvertMode, fit: FitMode
 ) -> ModelResponse:
     settings = request.app.state.settings
     files = await read_files(
@@ -118,21 +141,18 @@ async def _images_response(
         field_name="file",
         max_files=settings.max_batch_size,
         max_file_bytes=settings.max_upload_bytes,
+        max_total_bytes=settings.max_upload_total_bytes,
     )
     config = servable.config
-    background_is_dark = config.polarity == "white_on_black"
-    images = [
-        decode_digit(
-            f.data,
-            filename=f.filename,
-            size=config.image_size,
-            max_pixels=settings.max_image_pixels,
-            invert=invert,
-            background_is_dark=background_is_dark,
-        )
-        for f in files
-    ]
-    return await _digit_response(dataplane, servable, torch.stack(images))
+    pixels = await read_digits(
+        [(f.filename, f.data) for f in files],
+        size=config.image_size,
+        max_pixels=settings.max_image_pixels,
+        invert=invert,
+        background_is_dark=config.polarity == "white_on_black",
+        fit=fit,
+    )
+    return await _digit_response(request, dataplane, servable, pixels)
 
 
 async def _pixels_response(request: Request, dataplane: DataPlane, servable: Servable) -> ModelResponse:
@@ -141,26 +161,38 @@ async def _pixels_response(request: Request, dataplane: DataPlane, servable: Ser
     check_batch_size(len(images), dataplane.max_batch_size)
     side = servable.config.image_size
     pixels = torch.stack([_pixel_tensor(i, image, side) for i, image in enumerate(images)])
-    return await _digit_response(dataplane, servable, pixels)
+    return await _digit_response(request, dataplane, servable, pixels)
 
 
-async def _digit_response(dataplane: DataPlane, servable: Servable, pixels: torch.Tensor) -> ModelResponse:
-    digits, probabilities = await dataplane.predict(servable, pixels)
-    response = DigitResponse(
-        model=_model_ref(servable),
-        predictions=[
-            DigitPrediction(digit=d, probabilities=p) for d, p in zip(digits, probabilities, strict=True)
-        ],
-    )
-    return ModelResponse(response)
+async def _digit_response(
+    request: Request, dataplane: DataPlane, servable: Servable, pixels: torch.Tensor
+) -> ModelResponse:
+    include = _includes(request, DIGIT_INCLUDES)
+    explanations = None
+    if "explanation" in include:  # one exact pass: the explanation needs the model's own logits
+        digits, probabilities, explanation = await dataplane.explain(servable, pixels)
+        explanations = digit_explanations(explanation)
+    else:
+        digits, probabilities = await dataplane.predict(servable, pixels)
+    predictions = [
+        DigitPrediction(digit=d, probabilities=p) for d, p in zip(digits, probabilities, strict=True)
+    ]
+    for index, prediction in enumerate(predictions):
+        if "input" in include:
+            prediction.input = digit_input(pixels[index])
+        if explanations is not None:
+            prediction.explanation = explanations[index]
+    return ModelResponse(DigitResponse(model=_model_ref(servable), predictions=predictions))
 
 
-async def _predict(request: Request, name: str, version: str | None, invert: InvertMode) -> ModelResponse:
+async def _predict(
+    request: Request, name: str, version: str | None, invert: InvertMode, fit: FitMode = "auto"
+) -> ModelResponse:
     """``name``'s answer; the body it reads follows the architecture of the version that serves."""
     dataplane: DataPlane = request.app.state.dataplane
     servable = dataplane.servable(name, version)
     if servable.architecture == DigitServable.architecture:
-        return await _images_response(request, dataplane, servable, invert)
+        return await _images_response(request, dataplane, servable, invert, fit)
     return await _features_response(request, dataplane, servable)
 
 
@@ -175,8 +207,28 @@ async def _predict_pixels(request: Request, name: str, version: str | None) -> M
     return await _pixels_response(request, dataplane, servable)
 
 
-_INVERT_DOC = "auto: invert dark-on-light images (judged by the border); always; never."
+DIGIT_INCLUDES: tuple[DigitInclude, ...] = ("input", "explanation")
+_INVERT_DOC = (
+    "auto: tell dark ink on light paper from light on dark by the image; always: the ink is dark on "
+    "light; never: the ink is light on dark."
+)
 InvertQuery = Annotated[InvertMode, Query(description=_INVERT_DOC)]
+FitQuery = Annotated[
+    FitMode,
+    Query(
+        description="auto: an exact 28x28 image is read as it is, any other size is fitted the way MNIST "
+        "was made (background and uneven light removed, the ink's box fitted into 20x20, centred by "
+        "mass); always: fit every image; never: refuse any other size than 28x28."
+    ),
+]
+IncludeQuery = Annotated[
+    list[DigitInclude] | None,
+    Query(
+        description="Add to each prediction: `input`, the 28x28 image the model saw (a base64 PNG and its "
+        "pixels); `explanation`, each pixel's exact share of the predicted digit's and the runner-up's "
+        "logit (logit = baseline + sum of contributions). Repeat the parameter for both."
+    ),
+]
 VersionQuery = Annotated[
     int | None, Query(ge=1, description="The model version to use; left out: the model's default version.")
 ]
@@ -195,9 +247,13 @@ async def predict_logistic_route(request: Request) -> ModelResponse:
 
 
 async def predict_mnist_route(
-    request: Request, invert: InvertQuery = "auto", version: VersionQuery = None
+    request: Request,
+    fit: FitQuery = "auto",
+    invert: InvertQuery = "auto",
+    include: IncludeQuery = None,  # read again by _digit_response; declared here for validation and docs
+    version: VersionQuery = None,
 ) -> ModelResponse:
-    return await _predict(request, "mnist", None if version is None else str(version), invert)
+    return await _predict(request, "mnist", None if version is None else str(version), invert, fit)
 
 
 async def predict_mnist_pixels_route(request: Request) -> ModelResponse:
@@ -205,9 +261,14 @@ async def predict_mnist_pixels_route(request: Request) -> ModelResponse:
 
 
 async def predict_route(
-    request: Request, name: str, invert: InvertQuery = "auto", version: VersionQuery = None
+    request: Request,
+    name: str,
+    fit: FitQuery = "auto",
+    invert: InvertQuery = "auto",
+    include: IncludeQuery = None,  # read again where the answer is built; declared for validation and docs
+    version: VersionQuery = None,
 ) -> ModelResponse:
-    return await _predict(request, name, None if version is None else str(version), invert)
+    return await _predict(request, name, None if version is None else str(version), invert, fit)
 
 
 async def predict_pixels_route(request: Request, name: str, version: VersionQuery = None) -> ModelResponse:

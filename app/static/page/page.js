@@ -1,88 +1,31 @@
-// The drawing page: a digit pad with live predictions, an image upload, and the logistic model.
-// No dependencies; the one non-trivial piece, toMnistPixels, is a pure function the tests call directly.
+// The drawing page: a digit pad with live predictions, an image upload, the explanation of each decision,
+// and the logistic model. No dependencies. Images are fitted by the server alone: the page shows its 28x28.
 
 const SIDE = 28; // the model's input: 28x28
-const BOX = 20; // MNIST fitted each digit's bounding box into 20x20 before centring it in 28x28
 const PAD_CSS_SIZE = 280;
-const STROKE_WIDTH = 22; // at 280 px, about 2 px after the fit into 20x20, like MNIST's pen
+const STROKE_WIDTH = 22; // at 280 px, about 2 px once the server fits the drawing into 20x20, like MNIST's pen
 const PREDICT_INTERVAL_MS = 120; // at most one request per interval while drawing
 const KEY_STORAGE = "serve-api-key";
+// Every digit prediction asks for the 28x28 the server made (there is no copy of that fit in this page)
+// and for the exact explanation of the linear model's decision.
+const MNIST_PREDICT = "/predict/mnist?include=input&include=explanation";
 
-/**
- * Ink as MNIST's digits were made: fit the bounding box of the ink into 20x20 (aspect ratio kept,
- * area-averaged so edges come out grey), then shift it so its centre of mass sits at the centre of 28x28.
- * @param {ArrayLike<number>} ink  width*height values, row by row, 0 (paper) .. 255 (full ink)
- * @returns {number[][] | null}  28 rows of 28 integers 0..255, white on black; null when there is no ink
- */
-export function toMnistPixels(ink, width, height) {
-  let left = width, right = -1, top = height, bottom = -1;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (ink[y * width + x] > 0) {
-        if (x < left) left = x;
-        if (x > right) right = x;
-        if (y < top) top = y;
-        if (y > bottom) bottom = y;
-      }
-    }
-  }
-  if (right < 0) return null;
-  const boxW = right - left + 1, boxH = bottom - top + 1;
-  const scale = BOX / Math.max(boxW, boxH);
-  const outW = Math.max(1, Math.round(boxW * scale)), outH = Math.max(1, Math.round(boxH * scale));
-
-  // Separable area averaging: rows first, then columns.
-  const colWeights = coverage(boxW, outW), rowWeights = coverage(boxH, outH);
-  const narrowed = new Float64Array(boxH * outW);
-  for (let y = 0; y < boxH; y++) {
-    const row = (top + y) * width + left;
-    colWeights.forEach((taps, ox) => {
-      let sum = 0;
-      for (const [x, w] of taps) sum += ink[row + x] * w;
-      narrowed[y * outW + ox] = sum;
-    });
-  }
-  const glyph = new Float64Array(outH * outW);
-  rowWeights.forEach((taps, oy) => {
-    for (let ox = 0; ox < outW; ox++) {
-      let sum = 0;
-      for (const [y, w] of taps) sum += narrowed[y * outW + ox] * w;
-      glyph[oy * outW + ox] = sum;
-    }
-  });
-
-  // Centre of mass, in pixel-centre coordinates, moved to the middle of the 28x28 field by a whole-pixel
-  // shift; clamped so that the glyph never leaves the field.
-  let mass = 0, massX = 0, massY = 0;
-  for (let y = 0; y < outH; y++) {
-    for (let x = 0; x < outW; x++) {
-      const v = glyph[y * outW + x];
-      mass += v; massX += v * (x + 0.5); massY += v * (y + 0.5);
-    }
-  }
-  const clamp = (v, hi) => Math.min(Math.max(v, 0), hi);
-  const offsetX = clamp(Math.round(SIDE / 2 - massX / mass), SIDE - outW);
-  const offsetY = clamp(Math.round(SIDE / 2 - massY / mass), SIDE - outH);
-  const pixels = Array.from({ length: SIDE }, () => new Array(SIDE).fill(0));
-  for (let y = 0; y < outH; y++) {
-    for (let x = 0; x < outW; x++) {
-      pixels[y + offsetY][x + offsetX] = Math.min(255, Math.round(glyph[y * outW + x]));
-    }
-  }
-  return pixels;
+/** A diverging colour for v in [-1, 1]: blue for negative, white for 0, red for positive. */
+export function diverging(v) {
+  const t = Math.min(1, Math.abs(v));
+  const [r, g, b] = v >= 0 ? [192, 57, 43] : [47, 95, 208];
+  return [255 + (r - 255) * t, 255 + (g - 255) * t, 255 + (b - 255) * t].map(Math.round);
 }
 
-/** For each of `outSize` cells over `inSize` source pixels: [sourceIndex, weight] pairs summing to 1. */
-function coverage(inSize, outSize) {
-  const step = inSize / outSize;
-  return Array.from({ length: outSize }, (_, i) => {
-    const start = i * step, end = start + step, taps = [];
-    for (let j = Math.floor(start); j < Math.min(Math.ceil(end), inSize); j++) {
-      const overlap = Math.min(end, j + 1) - Math.max(start, j);
-      if (overlap > 0) taps.push([j, overlap / step]);
-    }
-    return taps;
-  });
+/** Paint rows of values onto a canvas as a diverging map, scaled by their largest magnitude. */
+function paintMap(canvas, rows) {
+  const height = rows.length, width = rows[0].length;
+  const scale = Math.max(1e-12, ...rows.flat().map(Math.abs));
+  const image = new ImageData(width, height);
+  rows.flat().forEach((v, i) => image.data.set([...diverging(v / scale), 255], 4 * i));
+  canvas.width = width;
+  canvas.height = height;
+  canvas.getContext("2d").putImageData(image, 0, 0);
 }
 
 // --- talking to the API -----------------------------------------------------------------------------
@@ -130,6 +73,9 @@ function showError(element, error) {
 function setUpDigitPad() {
   const pad = document.getElementById("pad");
   const preview = document.getElementById("preview");
+  const heatmap = document.getElementById("heatmap");
+  const heatmapClass = document.getElementById("heatmap-class");
+  const heatmapNote = document.getElementById("heatmap-note");
   const digit = document.getElementById("digit");
   const caption = document.getElementById("digit-caption");
   const bars = document.getElementById("bars");
@@ -138,11 +84,11 @@ function setUpDigitPad() {
 
   const ratio = window.devicePixelRatio || 1;
   pad.width = pad.height = Math.round(PAD_CSS_SIZE * ratio);
-  const ctx = pad.getContext("2d", { willReadFrequently: true });
+  const ctx = pad.getContext("2d");
   ctx.scale(ratio, ratio);
   ctx.lineCap = ctx.lineJoin = "round";
   ctx.lineWidth = STROKE_WIDTH;
-  ctx.strokeStyle = ctx.fillStyle = "#fff";
+  ctx.strokeStyle = ctx.fillStyle = "#fff"; // white ink on a transparent pad: the server reads either
 
   const barCells = Array.from({ length: 10 }, (_, d) => {
     const item = document.createElement("li");
@@ -151,6 +97,27 @@ function setUpDigitPad() {
     bars.append(item);
     return item;
   });
+
+  let explanation = null; // the shown prediction's, for switching between predicted and runner-up
+  const showExplanation = () => {
+    if (!explanation) return;
+    const part = explanation[heatmapClass.value];
+    paintMap(heatmap, part.contributions);
+    heatmap.dataset.digit = String(part.digit);
+    const total = part.contributions.flat().reduce((a, b) => a + b, 0);
+    heatmapNote.textContent = `(${part.digit}: ${part.baseline.toFixed(2)} for a blank image ` +
+      `${total >= 0 ? "+" : "−"} ${Math.abs(total).toFixed(2)} from the ink = ${part.logit.toFixed(2)})`;
+  };
+  heatmapClass.addEventListener("change", showExplanation);
+
+  const clearSeen = () => {
+    preview.hidden = true;
+    preview.removeAttribute("src");
+    heatmap.getContext("2d").clearRect(0, 0, heatmap.width, heatmap.height);
+    delete heatmap.dataset.digit;
+    heatmapNote.textContent = "";
+    explanation = null;
+  };
 
   // Responses may come back out of order; only one newer than what is shown may replace it.
   let issued = 0, shown = 0;
@@ -167,14 +134,12 @@ function setUpDigitPad() {
       barCells[d].classList.toggle("top", d === prediction.digit);
       barCells[d].querySelector(".fill").style.setProperty("--p", String(p));
     });
+    preview.src = `data:image/png;base64,${prediction.input.png}`;
+    preview.hidden = false;
+    explanation = prediction.explanation;
+    showExplanation();
   };
-  const fail = (id, err) => {
-    if (id < shown) return;
-    shown = id;
-    showError(error, err);
-  };
-  const reset = (message) => {
-    shown = ++issued; // anything still in flight is now stale
+  const clearResult = (message) => {
     digit.textContent = "–";
     digit.dataset.state = "empty";
     caption.textContent = message;
@@ -183,21 +148,33 @@ function setUpDigitPad() {
       cell.classList.remove("top");
       cell.querySelector(".fill").style.setProperty("--p", "0");
     }
-    preview.getContext("2d").clearRect(0, 0, SIDE, SIDE);
+    clearSeen();
+  };
+  const fail = (id, err, message) => {
+    if (id < shown) return;
+    shown = id;
+    clearResult(message);
+    showError(error, err);
+  };
+  const reset = (message) => {
+    shown = ++issued; // anything still in flight is now stale
+    clearResult(message);
     showError(error, null);
   };
 
-  const predictDrawing = () => {
-    const { data, width, height } = ctx.getImageData(0, 0, pad.width, pad.height);
-    const ink = new Uint8ClampedArray(width * height);
-    for (let i = 0; i < ink.length; i++) ink[i] = data[4 * i + 3]; // strokes are drawn on a transparent pad
-    const pixels = toMnistPixels(ink, width, height);
-    if (!pixels) return;
-    drawPreview(preview, pixels);
+  const send = (file, name, source, failure) => {
     const id = ++issued;
-    postJson("/predict/mnist/pixels", { pixels })
-      .then((body) => render(id, body.predictions[0], `from your drawing · mnist ${body.model.version}`))
-      .catch((err) => fail(id, err));
+    const form = new FormData();
+    form.append("file", file, name);
+    return callApi(MNIST_PREDICT, { method: "POST", body: form })
+      .then((body) => render(id, body.predictions[0], `${source} · mnist ${body.model.version}`))
+      .catch((err) => fail(id, err, failure));
+  };
+
+  let inked = false;
+  const predictDrawing = () => {
+    if (!inked) return;
+    pad.toBlob((blob) => send(blob, "drawing.png", "from your drawing", "Draw a digit on the black square."));
   };
 
   // Throttle: one request now, then at most one per interval, and always one after the last stroke.
@@ -228,6 +205,7 @@ function setUpDigitPad() {
     ctx.beginPath(); // a dot, for a tap without movement
     ctx.arc(last[0], last[1], STROKE_WIDTH / 2, 0, 2 * Math.PI);
     ctx.fill();
+    inked = true;
     schedulePrediction();
   });
   pad.addEventListener("pointermove", (event) => {
@@ -252,44 +230,86 @@ function setUpDigitPad() {
 
   document.getElementById("clear").addEventListener("click", () => {
     ctx.clearRect(0, 0, PAD_CSS_SIZE, PAD_CSS_SIZE);
+    inked = false;
     reset("Draw a digit on the black square.");
   });
 
-  upload.addEventListener("change", async () => {
+  upload.addEventListener("change", () => {
     const file = upload.files[0];
     if (!file) return;
     ctx.clearRect(0, 0, PAD_CSS_SIZE, PAD_CSS_SIZE);
+    inked = false;
     reset(`Reading ${file.name}…`);
-    const id = ++issued;
-    const form = new FormData();
-    form.append("file", file, file.name);
     upload.value = ""; // so that choosing the same file again fires another change
-    createImageBitmap(file)
-      .then((bitmap) => drawBitmapPreview(preview, bitmap))
-      .catch(() => {}); // the API says what is wrong with a file the browser cannot draw
-    try {
-      const body = await callApi("/predict/mnist?invert=auto", { method: "POST", body: form });
-      render(id, body.predictions[0], `from ${file.name} · mnist ${body.model.version}`);
-    } catch (err) {
-      fail(id, err);
-    }
+    send(file, file.name, `from ${file.name}`, `Could not read ${file.name}.`);
   });
 }
 
-function drawPreview(canvas, pixels) {
-  const image = new ImageData(SIDE, SIDE);
-  pixels.flat().forEach((v, i) => image.data.set([v, v, v, 255], 4 * i));
-  canvas.getContext("2d").putImageData(image, 0, 0);
-}
-
-function drawBitmapPreview(canvas, bitmap) {
-  const ctx = canvas.getContext("2d");
-  ctx.imageSmoothingEnabled = true;
-  ctx.clearRect(0, 0, SIDE, SIDE);
-  ctx.drawImage(bitmap, 0, 0, SIDE, SIDE);
+/** The ten weight templates of the softmax regression, each as a diverging map. */
+async function showTemplates() {
+  const list = document.getElementById("templates");
+  try {
+    const body = await callApi("/models/mnist/weights", { method: "GET" });
+    list.replaceChildren(
+      ...body.templates.map((template) => {
+        const item = document.createElement("li");
+        const canvas = document.createElement("canvas");
+        canvas.dataset.digit = String(template.digit);
+        canvas.setAttribute("aria-label", `weights of digit ${template.digit}`);
+        paintMap(canvas, template.weights);
+        item.append(canvas, String(template.digit));
+        return item;
+      }),
+    );
+  } catch (err) {
+    list.replaceChildren(Object.assign(document.createElement("li"), { textContent: err.message }));
+  }
 }
 
 // --- the logistic model -----------------------------------------------------------------------------
+
+/**
+ * The tutorial's picture: P(y=1) = sigmoid(w1 x1 + w2 x2 + b) as x1 varies, x2 held at its value, with this
+ * input's point on it. w1 sets how steep the curve is; w2 x2 + b shifts it along x1.
+ */
+function drawSigmoid(canvas, weights, x1, x2, point) {
+  const ctx = canvas.getContext("2d");
+  const { width, height } = canvas;
+  const pad = 28;
+  ctx.clearRect(0, 0, width, height);
+  const [w1, w2] = weights.features.map((f) => f.weight);
+  const shift = w2 * x2 + weights.bias;
+  // Centre the view on the curve's middle (where P = 0.5) and on the point, wide enough for both.
+  const middle = w1 !== 0 ? -shift / w1 : x1;
+  const span = Math.max(Math.abs(x1 - middle) * 1.3, w1 !== 0 ? 6 / Math.abs(w1) : 5, 1);
+  const lo = Math.min(middle, x1) - span / 2, hi = Math.max(middle, x1) + span / 2;
+  const sx = (x) => pad + ((x - lo) / (hi - lo)) * (width - 2 * pad);
+  const sy = (p) => height - pad - p * (height - 2 * pad);
+  ctx.strokeStyle = "#dde1e8";
+  ctx.lineWidth = 1;
+  for (const p of [0, 0.5, 1]) {
+    ctx.beginPath(); ctx.moveTo(pad, sy(p)); ctx.lineTo(width - pad, sy(p)); ctx.stroke();
+  }
+  ctx.fillStyle = "#5d6677";
+  ctx.font = "12px system-ui, sans-serif";
+  ctx.fillText("1", 8, sy(1) + 4); ctx.fillText("0.5", 2, sy(0.5) + 4); ctx.fillText("0", 8, sy(0) + 4);
+  ctx.fillText(`x1 from ${lo.toFixed(1)} to ${hi.toFixed(1)}`, width / 2 - 50, height - 8);
+  ctx.strokeStyle = "#2f6fed";
+  ctx.lineWidth = 2;
+  ctx.beginPath();
+  for (let i = 0; i <= 200; i++) {
+    const x = lo + ((hi - lo) * i) / 200;
+    const p = 1 / (1 + Math.exp(-(w1 * x + shift)));
+    if (i === 0) ctx.moveTo(sx(x), sy(p)); else ctx.lineTo(sx(x), sy(p));
+  }
+  ctx.stroke();
+  ctx.fillStyle = "#c0392b";
+  ctx.beginPath();
+  ctx.arc(sx(x1), sy(point.probability), 5, 0, 2 * Math.PI);
+  ctx.fill();
+  canvas.dataset.x = String(x1);
+  canvas.dataset.p = String(point.probability);
+}
 
 function setUpLogistic() {
   const x1 = document.getElementById("x1"), x2 = document.getElementById("x2");
@@ -297,7 +317,10 @@ function setUpLogistic() {
   const meter = document.getElementById("probability-meter");
   const label = document.getElementById("label");
   const error = document.getElementById("logistic-error");
+  const curve = document.getElementById("sigmoid");
+  const curveCaption = document.getElementById("sigmoid-caption");
   let issued = 0, timer = null;
+  const weights = callApi("/models/logistic/weights", { method: "GET" }).catch(() => null);
 
   const predict = async () => {
     if (x1.value === "" || x2.value === "") {
@@ -305,15 +328,24 @@ function setUpLogistic() {
       return;
     }
     const id = ++issued;
+    const features = [Number(x1.value), Number(x2.value)];
     try {
-      const body = await postJson("/predict/logistic", { features: [Number(x1.value), Number(x2.value)] });
+      const body = await postJson("/predict/logistic?include=explanation", { features });
       if (id !== issued) return; // a newer request is on its way
-      const { probability: p, label: y } = body.predictions[0];
+      const prediction = body.predictions[0];
+      const { probability: p, label: y, explanation } = prediction;
       probability.textContent = p.toFixed(4);
       probability.dataset.value = String(p);
       meter.value = p;
       label.textContent = String(y);
       showError(error, null);
+      const signed = (v, first) => (v < 0 ? (first ? "−" : " − ") : first ? "" : " + ") + Math.abs(v).toFixed(2);
+      const terms = explanation.contributions.map((c, i) => `${signed(c.contribution, i === 0)} (${c.feature})`);
+      curveCaption.textContent = `logit z = ${terms.join("")}${signed(explanation.bias, false)} (bias) = ` +
+        `${explanation.logit.toFixed(2)}; P(y=1) = sigmoid(z) = ${p.toFixed(4)}. ` +
+        "The curve: P(y=1) as x1 varies with x2 held; w1 sets its steepness, w2·x2 + b shifts it.";
+      const w = await weights;
+      if (w && id === issued) drawSigmoid(curve, w, features[0], features[1], prediction);
     } catch (err) {
       if (id === issued) showError(error, err);
     }
@@ -346,5 +378,6 @@ function setUpApiKey() {
 if (typeof document !== "undefined" && document.getElementById("pad")) {
   setUpApiKey();
   setUpDigitPad();
+  showTemplates();
   setUpLogistic();
 }

@@ -1,0 +1,42 @@
+import torch
+
+from models import LogisticRegression, SoftmaxRegression
+
+
+def test_softmax_contributions_plus_baseline_sum_to_the_logits():
+    model = SoftmaxRegression().eval()
+    pixels = torch.randint(0, 256, (5, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    explanation = model.explain(pixels)
+    logits = model(model.preprocess(pixels))
+    explained = explanation.baseline + explanation.contributions.sum(-1)
+    torch.testing.assert_close(explained.float(), logits.gather(1, explanation.classes), rtol=0, atol=1e-5)
+
+
+def test_softmax_explains_the_predicted_digit_then_the_runner_up():
+    model = SoftmaxRegression().eval()
+    pixels = torch.randint(0, 256, (3, 784), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    explanation = model.explain(pixels)
+    assert torch.equal(explanation.classes, model(model.preprocess(pixels)).topk(2).indices)
+
+
+def test_softmax_blank_pixels_contribute_nothing():
+    model = SoftmaxRegression().eval()
+    pixels = torch.zeros(1, 28, 28, dtype=torch.uint8)
+    pixels[0, 10:18, 12:16] = 200
+    contributions = model.explain(pixels).contributions[0].reshape(2, 28, 28)
+    assert bool((contributions[:, pixels[0] == 0] == 0).all())
+    assert bool((contributions[:, pixels[0] > 0] != 0).all())
+
+
+def test_logistic_contributions_plus_bias_sum_to_the_logit():
+    model = LogisticRegression().eval()
+    features = torch.tensor([[4.0, 3.0], [1.0, -2.5]])
+    explanation = model.explain(features)
+    logit = model.logits(model.preprocess(features))
+    torch.testing.assert_close(
+        explanation.baseline + explanation.contributions.sum(-1), logit, rtol=0, atol=1e-9
+    )
+    torch.testing.assert_close(explanation.baseline[:, 0].float(), model.linear.bias.expand(2).detach())
+    torch.testing.assert_close(
+        explanation.contributions[:, 0].float(), (model.linear.weight * features).detach()
+    )
