@@ -17,10 +17,14 @@ export function diverging(v) {
   return [255 + (r - 255) * t, 255 + (g - 255) * t, 255 + (b - 255) * t].map(Math.round);
 }
 
-/** Paint rows of values onto a canvas as a diverging map, scaled by their largest magnitude. */
+/**
+ * Paint rows of values onto a canvas as a diverging map. Scaled by the 98th percentile of the magnitudes,
+ * not the largest: a few extreme weights would otherwise wash every other pixel out to white.
+ */
 function paintMap(canvas, rows) {
   const height = rows.length, width = rows[0].length;
-  const scale = Math.max(1e-12, ...rows.flat().map(Math.abs));
+  const magnitudes = rows.flat().map(Math.abs).sort((a, b) => a - b);
+  const scale = Math.max(1e-12, magnitudes[Math.floor(0.98 * (magnitudes.length - 1))]);
   const image = new ImageData(width, height);
   rows.flat().forEach((v, i) => image.data.set([...diverging(v / scale), 255], 4 * i));
   canvas.width = width;
