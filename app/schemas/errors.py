@@ -24,7 +24,7 @@ EXAMPLES: dict[int, str] = {
     401: "missing API key: send Authorization: Bearer <key> or X-API-Key",
     403: "admin endpoints are disabled: set SERVE_API_KEY to enable them",
     404: "unknown model 'mnist2'; available: logistic, mnist",
-    413: "batch of 65 instances exceeds the limit of 64",
+    413: "batch of at least 65 instances exceeds the limit of 64",
     415: "file 'd.pdf' is in PDF format; supported image formats: PNG, JPEG, BMP, GIF, WEBP",
     422: "instance 0 has 3 features; expected 2 (x1, x2)",
     503: "model 'mnist' is still loading",
