@@ -37,11 +37,9 @@ def error_responses(
     """FastAPI ``responses=`` for error statuses: each with its description, the error body and a true
     example of it (``examples`` overrides the defaults above for this route)."""
     chosen = {**EXAMPLES, **(examples or {})}
-    return {
-        code: {
-            "model": ErrorResponse,
-            "description": text,
-            "content": {"application/json": {"example": {"detail": chosen[code]}}},
-        }
-        for code, text in descriptions.items()
-    }
+    responses: dict[int | str, dict] = {}
+    for code, text in descriptions.items():
+        responses[code] = {"model": ErrorResponse, "description": text}
+        if code in chosen:  # a status without a known true example shows the schema's own
+            responses[code]["content"] = {"application/json": {"example": {"detail": chosen[code]}}}
+    return responses

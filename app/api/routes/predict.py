@@ -50,7 +50,25 @@ _ERRORS = error_responses(
         503: "The model (or that version) is not serving: loading, failed or unloaded.",
     }
 )
-_UPLOAD_ERRORS = {**_ERRORS, **error_responses({415: "Not a supported image format."})}
+_UPLOAD_ERRORS = {
+    **_ERRORS,
+    **error_responses(
+        {
+            400: "A broken multipart body, or a part that is not an image file named `file`.",
+            413: "More files than allowed, a file or all files over their size limit, or an image over the "
+            "pixel limit (refused before decoding).",
+            415: "Not a supported image format, or not a multipart body.",
+            422: "A file that cannot be used: not an image, truncated, no digit in it, or not 28x28 with "
+            "fit=never.",
+        },
+        {
+            400: "form field 'file' is a value, not a file: it has no filename in its Content-Disposition; "
+            "upload the image as a file (curl: -F file=@digit.png)",
+            413: "file 'photo.jpg' is larger than the upload limit of 10485760 bytes",
+            422: "image 'blank.png' shows no digit: nothing in it stands out from its background",
+        },
+    ),
+}
 _UPLOAD_DESCRIPTION = (
     "Send one or more image files as multipart parts named `file`. Accepted: "
     f"{', '.join(SUPPORTED_FORMATS)} (GIF: first frame), grayscale, RGB or RGBA (transparency is "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.deps import DataPlaneDep
-from app.api.routes.predict import model_ref
+from app.api.routes.predict import _model_ref as model_ref
 from app.schemas.errors import error_responses
 from app.schemas.predict import DigitTemplate, FeatureWeight, ModelWeights
 from models import LogisticRegression, SoftmaxRegression
