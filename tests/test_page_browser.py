@@ -74,10 +74,17 @@ def draw_seven(page: Page) -> None:
 
 
 def drawn_prediction(page: Page) -> dict:
-    """Finish the stroke under way and return the server's answer to the drawing the page sent."""
-    with page.expect_request("**/predict/mnist?*") as last_request:
-        page.mouse.up()  # exactly one request follows the end of a stroke, with the finished drawing
-    response = last_request.value.response()  # its own answer, not an earlier request's arriving late
+    """Finish the stroke under way and return the server's answer to the last drawing the page sent.
+
+    The page encodes a drawing asynchronously, so a request begun just before the stroke ended can go out
+    after it: the page shows the newest answer, so the test reads the last request, not the first.
+    """
+    sent = []
+    page.on("request", lambda request: sent.append(request) if "/predict/mnist?" in request.url else None)
+    page.mouse.up()  # a request with the finished drawing follows the end of a stroke
+    page.wait_for_timeout(1000)
+    assert sent, "no prediction was requested after the stroke ended"
+    response = sent[-1].response()  # its own answer, not an earlier request's arriving late
     assert response.status == 200
     assert "multipart/form-data" in response.request.headers["content-type"]  # the drawing, as a file
     return response.json()["predictions"][0]
