@@ -162,8 +162,9 @@ def _decoded(image: Image.Image, filename: str, *, draft: bool) -> Image.Image:
             # libjpeg scales by 1/2, 1/4 or 1/8 while decoding: a 12-megapixel photo costs a fraction.
             scale = max(image.size) / WORK_SIDE
             image.draft("L", (int(image.width / scale) + 1, int(image.height / scale) + 1))
+        image.load()  # every pixel decoded here, inside the guard: a broken file fails now, not later
         orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
-        grey = _to_luminance(image)  # decodes: a broken file fails here
+        grey = _to_luminance(image)
         if draft and (factor := max(grey.size) // WORK_SIDE) > 1:
             grey = grey.reduce(factor)  # box filter: anti-aliased, and cheap
         if orientation != 1:

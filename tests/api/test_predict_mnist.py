@@ -306,3 +306,11 @@ def test_predict_mnist_file_field_without_filename(client):
         "detail": "form field 'file' is a value, not a file: it has no filename in its Content-Disposition; "
         "upload the image as a file (curl: -F file=@digit.png)"
     }
+
+
+def test_predict_mnist_refuses_a_truncated_photo_to_be_fitted(client):
+    """Pixels are decoded inside the decoder's guard on the fit path too, not lazily after it."""
+    photo = _save(Image.new("L", (200, 150), 230), "JPEG")
+    response = _post(client, ("cut.jpg", photo[: len(photo) // 2]))
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("image 'cut.jpg' is truncated or corrupt (JPEG: ")
