@@ -99,3 +99,20 @@ def test_use_component_schemas_refuses_two_bodies_with_one_title():
 
     with pytest.raises(ValueError, match="two different request bodies are both titled 'Shape'"):
         app.openapi()
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/predict/logistic", ["explanation"]),
+        ("/predict/mnist/pixels", ["input", "explanation"]),
+        ("/predict/{name}/pixels", ["input", "explanation"]),
+        ("/predict/mnist", ["input", "explanation"]),
+    ],
+)
+def test_openapi_documents_include_on_every_route_that_takes_it(client, path, allowed):
+    parameters = client.get("/openapi.json").json()["paths"][path]["post"]["parameters"]
+    include = next(p for p in parameters if p["name"] == "include")
+    schema = include["schema"]
+    items = schema["items"] if "items" in schema else schema["anyOf"][0]["items"]
+    assert items["enum"] == allowed

@@ -135,7 +135,7 @@ async def _features_response(request: Request, dataplane: DataPlane, servable: S
     rows = body.batch()
     check_batch_size(len(rows), dataplane.max_batch_size)
     explanations = None
-    if "explanation" in _includes(request, ("explanation",)):
+    if "explanation" in _includes(request, LOGISTIC_INCLUDES):
         probabilities, labels, explanation = await dataplane.explain(servable, rows)
         values = servable.config.feature_rows(rows)  # named instances as values in the model's order
         explanations = logistic_explanations(explanation, values, servable.config.feature_names)
@@ -226,6 +226,16 @@ async def _predict_pixels(request: Request, name: str, version: str | None) -> M
 
 
 DIGIT_INCLUDES: tuple[DigitInclude, ...] = ("input", "explanation")
+LOGISTIC_INCLUDES = ("explanation",)
+_VERSION_DOC = "The model version to use; left out: the model's default version."
+_DIGIT_INCLUDE_DOC = (
+    "Add to each prediction: `input`, the 28x28 image the model saw (a base64 PNG and its pixels); "
+    "`explanation`, each pixel's exact share of the predicted digit's and the runner-up's logit "
+    "(logit = baseline + sum of contributions). Repeat the parameter for both."
+)
+_LOGISTIC_INCLUDE_DOC = (
+    "`explanation`: add each feature's exact share of the logit (logit = bias + sum of contributions)."
+)
 _INVERT_DOC = (
     "auto: tell dark ink on light paper from light on dark by the image; always: the ink is dark on "
     "light; never: the ink is light on dark."
@@ -241,23 +251,28 @@ FitQuery = Annotated[
 ]
 IncludeQuery = Annotated[
     list[DigitInclude] | None,
-    Query(
-        description="Add to each prediction: `input`, the 28x28 image the model saw (a base64 PNG and its "
-        "pixels); `explanation`, each pixel's exact share of the predicted digit's and the runner-up's "
-        "logit (logit = baseline + sum of contributions). Repeat the parameter for both."
-    ),
+    Query(description=_DIGIT_INCLUDE_DOC),
 ]
-VersionQuery = Annotated[
-    int | None, Query(ge=1, description="The model version to use; left out: the model's default version.")
-]
+VersionQuery = Annotated[int | None, Query(ge=1, description=_VERSION_DOC)]
 # The routes that read ``version`` by hand document it here instead.
-_VERSION_PARAMETER = {
-    "name": "version",
-    "in": "query",
-    "required": False,
-    "description": "The model version to use; left out: the model's default version.",
-    "schema": {"type": "integer", "minimum": 1},
-}
+
+
+def _query_doc(name: str, description: str, schema: dict) -> dict:
+    """A query parameter as OpenAPI shows it, for the JSON routes that read theirs by hand (_version_of,
+    _includes) rather than declare them: the same names and words as the declared ones above."""
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+_VERSION_PARAMETER = _query_doc("version", _VERSION_DOC, {"type": "integer", "minimum": 1})
+
+
+def _include_parameter(allowed: tuple[str, ...], description: str) -> dict:
+    schema = {"type": "array", "items": {"type": "string", "enum": list(allowed)}}
+    return _query_doc("include", description, schema)
+
+
+_LOGISTIC_PARAMETERS = [_VERSION_PARAMETER, _include_parameter(LOGISTIC_INCLUDES, _LOGISTIC_INCLUDE_DOC)]
+_DIGIT_INCLUDE_PARAMETER = _include_parameter(DIGIT_INCLUDES, _DIGIT_INCLUDE_DOC)
 
 
 async def predict_logistic_route(request: Request) -> ModelResponse:
@@ -332,7 +347,7 @@ def add_routes(app: FastAPI, dependencies: Sequence[params.Depends]) -> None:
         responses=_ERRORS,
         openapi_extra={
             **json_body_doc(LogisticRequest, _LOGISTIC_EXAMPLES),
-            "parameters": [_VERSION_PARAMETER],
+            "parameters": _LOGISTIC_PARAMETERS,
         },
     )
     app.add_api_route(
@@ -355,7 +370,7 @@ def add_routes(app: FastAPI, dependencies: Sequence[params.Depends]) -> None:
         description="Pixels are 0..255, white digit on black, as 28 rows of 28 or 784 values row by row.",
         response_model=DigitResponse,
         responses=_ERRORS,
-        openapi_extra={**_PIXELS_BODY, "parameters": [_VERSION_PARAMETER]},
+        openapi_extra={**_PIXELS_BODY, "parameters": [_VERSION_PARAMETER, _DIGIT_INCLUDE_PARAMETER]},
     )
     app.add_api_route(
         "/predict/{name}/pixels",
@@ -366,7 +381,7 @@ def add_routes(app: FastAPI, dependencies: Sequence[params.Depends]) -> None:
         "features.",
         response_model=DigitResponse,
         responses=_ERRORS,
-        openapi_extra=_PIXELS_BODY,
+        openapi_extra={**_PIXELS_BODY, "parameters": [_DIGIT_INCLUDE_PARAMETER]},
     )
     app.add_api_route(
         "/predict/{name}",
