@@ -40,6 +40,13 @@ def test_predict_logistic_wrong_names_list_the_expected_names(client, features, 
 def test_predict_logistic_named_value_must_be_a_number(client):
     response = client.post("/predict/logistic", json={"features": {"x1": "4", "x2": 3.0}})
     assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {
+            "loc": ["body", "features", "object", "x1"],
+            "msg": "Input should be a valid number",
+            "type": "float_type",
+        }
+    ]
 
 
 def test_get_model_lists_feature_names_in_order(client):
