@@ -60,7 +60,7 @@ def _grpc(app: FastAPI) -> AbstractAsyncContextManager:
     settings: Settings = app.state.settings
     if not (app.state.grpc and settings.grpc_enabled):
         return nullcontext()
-    return grpc_serving(InferenceServicer(app.state.dataplane, app.version), settings)
+    return grpc_serving(InferenceServicer(app.state.dataplane, app.state.control, app.version), settings)
 
 
 @asynccontextmanager

@@ -122,3 +122,16 @@ def _ready(port: int) -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+def worker_pids(server_pid: int) -> list[int]:
+    """The uvicorn worker processes of a ``serve_process`` (its children, less the resource tracker)."""
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    return [int(pid) for pid in children if b"multiprocessing.resource_tracker" not in _cmdline(int(pid))]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

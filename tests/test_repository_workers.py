@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import make_logistic
-from live_server import serve_process
+from live_server import serve_process, worker_pids
 
 import models
 
@@ -49,19 +49,6 @@ def pin(port: int, version: int | None) -> None:
     assert response.status_code == 200
 
 
-def workers(server_pid: int) -> list[int]:
-    """The uvicorn worker processes of the serve process (its children, less the resource tracker)."""
-    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
-    return [int(pid) for pid in children if b"multiprocessing.resource_tracker" not in _cmdline(int(pid))]
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
 def test_pin_reaches_every_worker_within_two_poll_intervals(env, tmp_path):
     with serve_process(env, tmp_path / "serve.log") as (_, port):
         assert versions_served(port, 10) == {"2"}
@@ -74,11 +61,11 @@ def test_respawned_worker_serves_the_pinned_version(env, tmp_path):
     with serve_process(env, tmp_path / "serve.log") as (process, port):
         pin(port, 1)
         time.sleep(2 * POLL_SECONDS + 0.5)
-        before = workers(process.pid)
+        before = worker_pids(process.pid)
         assert len(before) == 2
         os.kill(before[0], signal.SIGKILL)
         deadline = time.monotonic() + 30
-        while not (len(now := workers(process.pid)) == 2 and before[0] not in now):
+        while not (len(now := worker_pids(process.pid)) == 2 and before[0] not in now):
             assert time.monotonic() < deadline, "uvicorn did not respawn the worker"
             time.sleep(0.2)
         time.sleep(3)  # the new worker's start-up

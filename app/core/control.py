@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,9 +30,9 @@ from anyio import to_thread
 
 import models
 from app.core.dataplane import DataPlane
-from app.core.errors import ConflictError, UnknownModelError, UnknownVersionError
+from app.core.errors import ConflictError, InvalidContentError, UnknownModelError, UnknownVersionError
 from app.core.model_config import ModelConfig, ModelConfigError, read_config, update_config
-from app.core.repository import ModelEntry, VersionState
+from app.core.repository import IndexEntry, ModelEntry, VersionState
 from app.core.servables import Servable, servable_for
 from models import CheckpointError
 from models.files import atomic_file
@@ -281,8 +282,20 @@ class ModelControl:
             raise ConflictError(f"cannot change the model repository at {folder}: {exc.strerror}") from None
         return previous
 
-    async def load(self, name: str) -> ModelEntry:
-        """Serve ``name`` (its versions as its policy says), reading its files again."""
+    def index(self, ready_only: bool = False) -> list[IndexEntry]:
+        """Every version this worker knows and its state (the OIP repository index, REST and gRPC)."""
+        return self.dataplane.repository.index(ready_only)
+
+    async def load(self, name: str, parameters: Mapping[str, object] | None = None) -> ModelEntry:
+        """Serve ``name`` (its versions as its policy says), reading its files again.
+
+        ``parameters``: what an OIP load request sent beside the name (a config, files): always refused,
+        as models come only from the repository.
+        """
+        if parameters:
+            raise InvalidContentError(
+                "this server loads models only from its repository: a config or files cannot be sent"
+            )
         folder = self._folder(name)
         async with self._lock:
             self._write_config(folder, unloaded=None)

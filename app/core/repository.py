@@ -29,6 +29,22 @@ class VersionState(str, Enum):
     UNLOADED = "unloaded"
 
 
+class IndexState(str, Enum):
+    """A version's state in the repository index (the OIP repository extension's words, REST and gRPC)."""
+
+    READY = "READY"
+    LOADING = "LOADING"
+    UNAVAILABLE = "UNAVAILABLE"  # does not serve: ``reason`` says why (unloaded, or its load failure)
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    name: str
+    version: str
+    state: IndexState
+    reason: str
+
+
 class ModelState(str, Enum):
     """A model as a whole: ready while a default version serves."""
 
@@ -145,6 +161,23 @@ class ModelRepository:
     def ready(self) -> bool:
         """Every model that is meant to serve, serves (an unloaded one is not meant to)."""
         return self.scanned and all(m.default is not None or m.unloaded for m in self.models.values())
+
+    def index(self, ready_only: bool = False) -> list[IndexEntry]:
+        """Every version of every model, in order, and its state; ``ready_only``: those that serve."""
+        entries = []
+        for entry in self.models.values():
+            for version in entry.versions.values():
+                if version.state is VersionState.READY and not entry.unloaded:
+                    state = IndexState.READY
+                elif version.state is VersionState.LOADING:
+                    state = IndexState.LOADING
+                else:
+                    state = IndexState.UNAVAILABLE
+                if ready_only and state is not IndexState.READY:
+                    continue
+                reason = version.reason or ("unloaded" if state is IndexState.UNAVAILABLE else "")
+                entries.append(IndexEntry(entry.name, version.version, state, reason))
+        return entries
 
     def model(self, name: str) -> ModelEntry:
         try:

@@ -1,8 +1,9 @@
 """GRPCInferenceService: each RPC is a data-plane call, translated from and to the protocol's messages.
 
 The messages and the service stubs are those tritonclient ships (tritonclient/grpc/service_pb2*.py);
-Triton's service is the protocol's plus extensions. RPCs not overridden here (the model repository,
-statistics, shared memory, streaming) answer UNIMPLEMENTED through the interceptor.
+Triton's service is the protocol's plus extensions: the model repository's RPCs are served here, on the
+same model control as REST's /v2/repository; those not overridden (statistics, shared memory,
+streaming) answer UNIMPLEMENTED through the interceptor.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
 from app.binary_tensors import tensor_from_bytes
+from app.core.control import ModelControl
 from app.core.dataplane import DataPlane, InputTensor
 from app.core.errors import InvalidContentError, MalformedRequestError
 from app.core.servables import TensorSpec
 from app.grpc_server.tensors import add_output, datatype_of, tensor_from_contents
 
 SERVER_NAME = "digit-logistic-serving"
-# The model-repository RPCs are not served yet (UNIMPLEMENTED), so no extension is announced.
-EXTENSIONS: list[str] = []
+# REST's binary_tensor_data has no gRPC counterpart to announce: raw contents are the protocol's own.
+EXTENSIONS = ["model_repository"]
 
 
 def _tensor_metadata(spec: TensorSpec) -> pb.ModelMetadataResponse.TensorMetadata:
@@ -59,8 +61,9 @@ def _inputs(request: pb.ModelInferRequest) -> list[InputTensor]:
 
 
 class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
-    def __init__(self, dataplane: DataPlane, server_version: str) -> None:
+    def __init__(self, dataplane: DataPlane, control: ModelControl, server_version: str) -> None:
         self.dataplane = dataplane
+        self.control = control
         self.server_version = server_version
 
     def is_ready(self) -> bool:
@@ -101,3 +104,29 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
             shape = spec.shape_for(result.batch_size)
             add_output(response, spec.name, spec.datatypes[0], shape, values, raw=raw)
         return response
+
+    # The model repository extension (the interceptor lets only the admin key through).
+
+    async def RepositoryIndex(
+        self, request: pb.RepositoryIndexRequest, context
+    ) -> pb.RepositoryIndexResponse:
+        # repository_name: this server has one repository, as REST's index has no name.
+        index = pb.RepositoryIndexResponse()
+        for entry in self.control.index(request.ready):
+            index.models.add(
+                name=entry.name, version=entry.version, state=entry.state.value, reason=entry.reason
+            )
+        return index
+
+    async def RepositoryModelLoad(
+        self, request: pb.RepositoryModelLoadRequest, context
+    ) -> pb.RepositoryModelLoadResponse:
+        await self.control.load(request.model_name, dict(request.parameters))
+        return pb.RepositoryModelLoadResponse()
+
+    async def RepositoryModelUnload(
+        self, request: pb.RepositoryModelUnloadRequest, context
+    ) -> pb.RepositoryModelUnloadResponse:
+        # parameters: unload_dependents, which tritonclient always sends; no model here has dependents.
+        await self.control.unload(request.model_name)
+        return pb.RepositoryModelUnloadResponse()

@@ -71,7 +71,11 @@ def test_grpc_model_ready_of_an_unknown_version_is_not_found(stub):  # as REST's
 
 def test_grpc_server_metadata(triton_client):
     metadata = triton_client.get_server_metadata(as_json=True)
-    assert metadata == {"name": "digit-logistic-serving", "version": "0.1.0"}  # no extensions
+    assert metadata == {
+        "name": "digit-logistic-serving",
+        "version": "0.1.0",
+        "extensions": ["model_repository"],  # binary_tensor_data is REST's; raw contents are gRPC's own
+    }
 
 
 @pytest.mark.parametrize("model", ["logistic", "mnist"])

@@ -18,7 +18,6 @@ from fastapi import APIRouter, Request, Response
 from app.api.deps import ControlDep
 from app.api.routes.v2 import ProtocolRoute, oip_errors
 from app.core.errors import InvalidContentError, MalformedRequestError
-from app.core.repository import VersionState
 from app.schemas.v2 import RepositoryIndexEntry, RepositoryIndexRequest
 from app.security import RequireAdminKey
 
@@ -38,14 +37,6 @@ router = APIRouter(
     ),
 )
 
-# Triton's states: a version that does not serve is UNAVAILABLE, and ``reason`` says why.
-_STATES = {
-    VersionState.READY: "READY",
-    VersionState.LOADING: "LOADING",
-    VersionState.FAILED: "UNAVAILABLE",
-    VersionState.UNLOADED: "UNAVAILABLE",
-}
-
 
 async def _json_body(request: Request) -> dict[str, Any]:
     """The body as a JSON object; tritonclient sends an empty body to the index."""
@@ -64,29 +55,15 @@ async def _json_body(request: Request) -> dict[str, Any]:
 @router.post("/index", summary="Every model version in the repository and its state")
 async def repository_index(request: Request, control: ControlDep) -> list[RepositoryIndexEntry]:
     ready_only = RepositoryIndexRequest.model_validate(await _json_body(request)).ready
-    entries = []
-    for entry in control.dataplane.repository.models.values():
-        for version in entry.versions.values():
-            state = _STATES[version.state]
-            if entry.unloaded and state == "READY":
-                state = "UNAVAILABLE"
-            if ready_only and state != "READY":
-                continue
-            reason = version.reason or ("unloaded" if version.state is VersionState.UNLOADED else "")
-            entries.append(
-                RepositoryIndexEntry(name=entry.name, version=version.version, state=state, reason=reason)
-            )
-    return entries
+    return [
+        RepositoryIndexEntry(name=e.name, version=e.version, state=e.state.value, reason=e.reason)
+        for e in control.index(ready_only)
+    ]
 
 
 @router.post("/models/{name}/load", summary="Load a model from the repository")
 async def repository_load(name: str, request: Request, control: ControlDep) -> Response:
-    parameters = (await _json_body(request)).get("parameters") or {}
-    if parameters:
-        raise InvalidContentError(
-            "this server loads models only from its repository: a config or files cannot be sent"
-        )
-    await control.load(name)
+    await control.load(name, (await _json_body(request)).get("parameters"))
     return Response(status_code=200)
 
 
