@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import importlib.metadata
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
+from conftest import make_logistic
 
+import models
 from app.settings import Settings
 
 pytestmark = pytest.mark.ray
@@ -22,15 +26,31 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+KEY = "ray-admin-key-0123456789"
+AUTH = {"X-API-Key": KEY}
+POLL_SECONDS = 0.5
+FEATURES = {"features": [4.0, 3.0]}
+
+
 @pytest.fixture
-def ray_url(settings: Settings):
+def ray_settings(model_repository: Path) -> Settings:
+    """Two versions of logistic, both served, so a pin has something to choose between."""
+    models.save(make_logistic(), model_repository / "logistic" / "2.pt", version="2.0.0")
+    (model_repository / "logistic" / "config.json").write_text('{"version_policy": {"all": {}}}')
+    return Settings(
+        model_repository=model_repository, device="cpu", api_key=KEY, repository_poll_seconds=POLL_SECONDS
+    )
+
+
+@pytest.fixture
+def ray_url(ray_settings: Settings):
     from app.ray_serve import RaySettings, build
 
     port = _free_port()
     ray.init(num_cpus=2, include_dashboard=False)
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
-        serve.run(build(RaySettings(replicas=2, num_cpus=0.5), settings))
+        serve.run(build(RaySettings(replicas=2, num_cpus=0.5), ray_settings))
         yield f"http://127.0.0.1:{port}"
     finally:
         serve.shutdown()
@@ -39,13 +59,67 @@ def ray_url(settings: Settings):
 
 def test_ray_serve_two_replicas_both_answer(ray_url: str):
     def predict(_: int) -> httpx.Response:
-        return httpx.post(f"{ray_url}/predict/logistic", json={"features": [4.0, 3.0]}, timeout=30)
+        return httpx.post(f"{ray_url}/predict/logistic", json=FEATURES, headers=AUTH, timeout=30)
 
     with ThreadPoolExecutor(8) as pool:
         responses = list(pool.map(predict, range(64)))
     assert {r.status_code for r in responses} == {200}
     assert {r.json()["predictions"][0]["label"] for r in responses} == {1}
     assert len({r.headers["x-served-by"] for r in responses}) == 2
+
+
+def versions_by_replica(url: str, count: int = 64) -> dict[str, set[str]]:
+    """Which model versions each replica answered with, over ``count`` concurrent requests."""
+
+    def predict(_: int) -> httpx.Response:
+        return httpx.post(f"{url}/predict/logistic", json=FEATURES, headers=AUTH, timeout=30)
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(predict, range(count)))
+    assert {r.status_code for r in responses} == {200}
+    served: dict[str, set[str]] = {}
+    for response in responses:
+        served.setdefault(response.headers["x-served-by"], set()).add(response.json()["model"]["version"])
+    return served
+
+
+def pin(url: str, version: int) -> None:
+    response = httpx.put(
+        f"{url}/admin/models/logistic/default", json={"version": version}, headers=AUTH, timeout=30
+    )
+    assert response.status_code == 200
+
+
+def test_ray_serve_pin_reaches_every_replica(ray_url: str):
+    assert set().union(*versions_by_replica(ray_url).values()) == {"2"}
+    pin(ray_url, 1)  # taken by one replica; the other learns it from the repository on disk
+    time.sleep(2 * POLL_SECONDS + 0.5)
+    served = versions_by_replica(ray_url)
+    assert len(served) == 2
+    assert all(versions == {"1"} for versions in served.values())
+
+
+def test_ray_serve_restarted_replica_serves_the_pinned_version(ray_url: str):
+    pin(ray_url, 1)
+    time.sleep(2 * POLL_SECONDS + 0.5)
+    before = set(versions_by_replica(ray_url))
+    replica = next(
+        actor["name"]
+        for actor in ray.util.list_named_actors(all_namespaces=True)
+        if "digit-serving" in actor["name"] and actor["namespace"] == "serve"
+    )
+    ray.kill(ray.get_actor(replica, namespace="serve"), no_restart=True)  # Serve's controller replaces it
+    deadline = time.monotonic() + 180  # a new replica imports torch: slow on a busy machine
+    while True:
+        try:
+            served = versions_by_replica(ray_url)
+        except (AssertionError, httpx.HTTPError):
+            served = {}
+        if len(served) == 2 and set(served) != before:
+            break
+        assert time.monotonic() < deadline, "Ray Serve did not replace the killed replica"
+        time.sleep(1)
+    assert all(versions == {"1"} for versions in served.values())
 
 
 def test_ray_serve_replicas_run_the_lifespan(ray_url: str):
