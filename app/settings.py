@@ -163,6 +163,12 @@ class Settings(BaseSettings):
     workers: int = Field(
         1, ge=1, description="Worker processes; each holds its own copy of torch and the models."
     )
+    torch_threads: int = Field(
+        1,
+        ge=1,
+        description="torch's CPU threads per operation, in each worker. The models are too small to gain "
+        "from more, and threads beyond the worker's core wait on each other, on the event loop.",
+    )
     keep_alive_seconds: int = Field(5, ge=1, description="How long an idle keep-alive connection stays open.")
     limit_concurrency: int = Field(
         200,

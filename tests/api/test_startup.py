@@ -1,3 +1,4 @@
+import gc
 import subprocess
 import sys
 
@@ -56,3 +57,20 @@ def test_image_decoders_load_at_import_not_on_first_upload():
 def test_create_app_tries_prediction_routes_first(app):
     paths = [getattr(route, "path", None) for route in app.router.routes[:3]]
     assert paths == ["/predict/logistic", "/predict/mnist", "/predict/mnist/pixels"]
+
+
+def test_startup_runs_torch_on_the_configured_threads(client_with, monkeypatch):
+    counts = []
+    monkeypatch.setattr(torch, "set_num_threads", counts.append)
+    client_with(torch_threads=3)
+    assert counts == [3]
+
+
+def test_startup_freezes_what_it_loaded_until_shutdown(app):
+    with TestClient(app):
+        assert gc.get_freeze_count() > 0  # out of the collector's full passes while serving
+    assert gc.get_freeze_count() == 0
+
+
+def test_settings_torch_threads_default_to_one():
+    assert Settings().torch_threads == 1
