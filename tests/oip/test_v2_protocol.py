@@ -274,7 +274,7 @@ def test_infer_malformed_json_is_400(client):
         "/v2/models/logistic/infer", content=b'{"inputs": [', headers={"content-type": "application/json"}
     )
     assert response.status_code == 400
-    assert response.json() == {"error": "malformed JSON: Expecting value"}
+    assert response.json() == {"error": "malformed JSON: EOF while parsing a list at line 1 column 12"}
 
 
 def test_infer_missing_shape_is_400(client):

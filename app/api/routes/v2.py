@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException  # FastAPI's own HTTPException is a subclass of it
 
 from app import binary_tensors
+from app.api import oip_body
 from app.api.deps import DataPlaneDep
 from app.api.heavy_work import turn_for
 from app.binary_tensors import DATATYPES
@@ -49,16 +50,29 @@ class ProtocolRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        infer = self.path.endswith("/infer")
 
         async def protocol_handler(request: Request) -> Response:
             try:
                 request = await binary_tensors.with_json_header(request)
-                async with turn_for(request, len(await request.body())):
+                header = await request.body()
+                if infer:  # a large body is judged before it is parsed
+                    _refuse_oversized(request, header)
+                async with turn_for(request, len(header)):
                     return await handler(request)
             except Exception as exc:
                 return _error_response(request, exc)
 
         return protocol_handler
+
+
+def _refuse_oversized(request: Request, header: bytes) -> None:
+    if len(header) < oip_body.JUDGED_BODY_BYTES:
+        return
+    name, version = request.path_params["name"], request.path_params.get("version")
+    dataplane: DataPlane = request.app.state.dataplane
+    spec = dataplane.servable(name, version).signature.input  # unknown or not serving: 404 or 503 first
+    oip_body.refuse_oversized(header, spec, name, dataplane.max_batch_size)
 
 
 def _error_response(request: Request, exc: Exception) -> JSONResponse:
