@@ -13,10 +13,13 @@ from app.schemas.examples import LOGISTIC_NAMED, LOGISTIC_SINGLE, PIXELS_SINGLE
 # one check (app/core/servables.py), the same for every front end, so the schema does not check it twice.
 Number = Annotated[float, Strict()]
 Pixel = Number
+# Every list and mapping stops at its first invalid value: a megabyte of strings as features made
+# 200,000 errors, 13 s on the event loop and a 20 MB answer; now one error.
+FailFast = Field(fail_fast=True)
 # One image as 28 rows of 28 pixels, or as 784 values row by row; the model checks the exact shape.
 # One list of (value | row) rather than a union of two list types: a bad value then yields one error,
 # not one per pixel from the branch that did not apply.
-PixelImage = list[Pixel | list[Pixel]]
+PixelImage = Annotated[list[Pixel | Annotated[list[Pixel], FailFast]], FailFast]
 
 
 class _OneOrMany(BaseModel):
@@ -58,7 +61,7 @@ class _OneOrMany(BaseModel):
 # /models/{name} lists the names. Told apart by the JSON type, so a bad value gets one error, located
 # under 'list' or 'object', rather than one from each branch.
 FeatureValues = Annotated[
-    Annotated[list[Number], Tag("list")] | Annotated[dict[str, Number], Tag("object")],
+    Annotated[list[Number], FailFast, Tag("list")] | Annotated[dict[str, Number], FailFast, Tag("object")],
     Discriminator(lambda value: "object" if isinstance(value, dict) else "list"),
 ]
 
@@ -71,7 +74,7 @@ class LogisticRequest(_OneOrMany):
         None,
         description='One instance: [x1, x2] in the model\'s feature order, or {"x1": 4, "x2": 3} by name.',
     )
-    instances: list[FeatureValues] | None = Field(
+    instances: Annotated[list[FeatureValues], FailFast] | None = Field(
         None, description="A batch of instances, each as for 'features'."
     )
 
@@ -95,7 +98,9 @@ class PixelsRequest(_OneOrMany):
     pixels: PixelImage | None = Field(
         None, description="One image, raw 0..255 pixels, white digit on black: 28x28 nested or 784 flat."
     )
-    instances: list[PixelImage] | None = Field(None, description="A batch of images, each as for 'pixels'.")
+    instances: Annotated[list[PixelImage], FailFast] | None = Field(
+        None, description="A batch of images, each as for 'pixels'."
+    )
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [PIXELS_SINGLE]})
 
