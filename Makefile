@@ -7,7 +7,7 @@ DATA_ROOT ?= $(if $(wildcard ../shared/data/MNIST/raw),../shared/data,data)
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: install serve test test-load test-container test-ray test-deploy lint format train bench bench-serve bench-instructions clean
+.PHONY: install serve test test-load test-container test-ray test-deploy lint format train bench bench-serve bench-peers bench-instructions clean
 
 # Which build of torch: `default` is PyPI's (on Linux, the CUDA build: gigabytes of CUDA libraries);
 # `cpu` takes torch and torchvision from PyTorch's CPU-only index (README: "A CPU-only install"); any
@@ -82,6 +82,12 @@ bench-serve: install
 	$(PIP) -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m benchmarks.serve
 	$(BIN)/python -m benchmarks.cold_start
+
+# Ours beside MLServer, KServe, BentoML, TorchServe and Ray Serve, and under granian, in one run (needs wrk
+# and the real MNIST; each framework installs on first use into its own environment, benchmarks/peers/.venvs).
+bench-peers: install
+	$(PIP) -c constraints.txt -e '.[bench]'
+	$(BIN)/python -m benchmarks.peers.bench --data-root $(DATA_ROOT)
 
 # Instructions per request in the whole server, then in the app alone, ours and the naive peer (needs
 # valgrind; about 10 minutes).

@@ -63,14 +63,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_ready(port: int, process: subprocess.Popen, timeout: float = 120.0) -> float:
-    """Seconds until GET /health/ready answers 200; raises if the server dies or never gets there."""
+def wait_ready(
+    port: int, process: subprocess.Popen, timeout: float = 120.0, path: str = "/health/ready"
+) -> float:
+    """Seconds until GET ``path`` answers 200; raises if the server dies or never gets there."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with status {process.returncode} before it was ready")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1) as response:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as response:
                 if response.status == 200:
                     return time.perf_counter() - started
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -80,15 +82,27 @@ def wait_ready(port: int, process: subprocess.Popen, timeout: float = 120.0) -> 
 
 
 @contextlib.contextmanager
-def running_server(argv: list[str], port: int, *, env: dict[str, str], cwd: Path = ROOT) -> Iterator[int]:
-    """Run ``argv`` until the block ends; yields its pid once /health/ready on ``port`` says 200."""
+def running_server(
+    argv: list[str],
+    port: int,
+    *,
+    env: dict[str, str],
+    cwd: Path = ROOT,
+    ready_path: str = "/health/ready",
+    ready_timeout: float = 120.0,
+    log: Path | None = None,
+) -> Iterator[int]:
+    """Run ``argv`` until the block ends; yields its pid once GET ``ready_path`` on ``port`` says 200.
+
+    ``log``: a file for the server's output (default: discarded)."""
     # Ours serves gRPC too: on a free port of its own unless ``env`` names one, so that two can run at once.
     env = {"SERVE_GRPC_PORT": str(free_port()), **env}
+    output = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
-        argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        argv, env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
-        wait_ready(port, process)
+        wait_ready(port, process, ready_timeout, ready_path)
         yield process.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -98,3 +112,5 @@ def running_server(argv: list[str], port: int, *, env: dict[str, str], cwd: Path
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        if log:
+            output.close()
