@@ -85,6 +85,22 @@ OURS = Server(
 )
 
 
+def _granian_prepare(python: Path, workdir: Path) -> None:
+    """Our logging configuration as granian reads one (JSON, classes by import path): uvicorn gets it
+    from app/cli.py, and without it the request log would cost nothing under granian."""
+    from app.observability.logs import logging_config
+    from app.settings import Settings
+
+    def plain(value: object) -> object:
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return f"{value.__module__}.{value.__qualname__}" if isinstance(value, type) else value
+
+    (workdir / "log.json").write_text(json.dumps(plain(logging_config(Settings()))))
+
+
 OURS_GRANIAN = Server(
     "ours@granian",
     None,
@@ -103,15 +119,16 @@ OURS_GRANIAN = Server(
         "--http",
         "1",
         "--no-ws",
-        "--log-level",
-        "warning",
+        "--log-config",
+        str(workdir / "log.json"),
         "app.main:app",
     ],
     "/health/ready",
     OURS_MNIST,
     OURS_LOGISTIC,
-    "our app under granian (Rust HTTP server), 1 worker, uvloop, HTTP/1",
+    "our app under granian (Rust HTTP server), 1 worker, uvloop, HTTP/1, our log configuration",
     env=_ours_env,
+    prepare=_granian_prepare,
 )
 
 
