@@ -140,6 +140,19 @@ def start(server: Server, workdir: Path, stack: contextlib.ExitStack, attempt: i
     return pid, port
 
 
+def start_with_retries(server: Server, workdir: Path, stack: contextlib.ExitStack) -> tuple[int, int]:
+    """``start``, tried ``server.start_attempts`` times: a Ray node gives its agents fixed times to start,
+    which a busy machine can miss, and the next try often makes it."""
+    for attempt in range(1, server.start_attempts + 1):
+        try:
+            return start(server, workdir, stack, attempt)
+        except (RuntimeError, TimeoutError):
+            if attempt == server.start_attempts:
+                raise
+            print(f"{server.name}: start {attempt} failed, trying again", file=sys.stderr)
+    raise AssertionError("unreachable")
+
+
 def summary(results: list[Result], idle: dict[str, tuple[float, float, int]]) -> None:
     """The README's table: medians over rounds, ratios to ours as medians of the per-round ratios."""
     cells = {(r.server, r.job, r.round): r for r in results}
@@ -200,10 +213,7 @@ def main() -> None:
         left_out: dict[str, str] = {}
         for name in names:
             try:
-                try:
-                    running[name] = start(SERVERS[name], workdir, stack)
-                except RuntimeError:  # Ray gives its node 30 s to start; a busy machine may need a second go
-                    running[name] = start(SERVERS[name], workdir, stack, attempt=2)
+                running[name] = start_with_retries(SERVERS[name], workdir, stack)
             except Exception as exc:  # one framework's failure leaves the others to compare
                 log = workdir / f"{name}.log"
                 tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""

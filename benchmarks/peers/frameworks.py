@@ -50,6 +50,7 @@ class Server:
     env: Callable[[Path, int], dict[str, str]] = lambda workdir, port: {}
     prepare: Callable[[Path, Path], None] | None = None  # (python, workdir): files it needs first
     ready_timeout: float = 180.0
+    start_attempts: int = 2
 
 
 def _json(value: object) -> bytes:
@@ -300,6 +301,8 @@ RAY = Server(
     "Ray Serve 2.60, 1 replica (+ Ray's GCS, raylet, controller and proxy); raw image/png body",
     # Ray 2.60 turns on token authentication for a new cluster; this one listens on loopback only.
     env=lambda workdir, port: {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"},
+    ready_timeout=150.0,
+    start_attempts=4,
 )
 
 SERVERS = {s.name: s for s in (OURS, MLSERVER, KSERVE, BENTOML, TORCHSERVE, RAY, OURS_GRANIAN)}
