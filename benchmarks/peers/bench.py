@@ -37,7 +37,7 @@ from PIL import Image
 from benchmarks.fixtures import Job
 from benchmarks.loadgen import require_wrk
 from benchmarks.peers import envs
-from benchmarks.peers.frameworks import PEERS, SERVERS, Server
+from benchmarks.peers.frameworks import SERVERS, Server
 from benchmarks.peers.identity import differences, read_idx_images
 from benchmarks.processes import ROOT, _tree, cpu_seconds, free_port, running_server
 from benchmarks.serve import Result, measure, print_table
@@ -198,7 +198,7 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle measurement (default: 10)")
     parser.add_argument("--digits", type=int, default=100, help="real digits checked per peer (default: 100)")
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA, help="holds MNIST/raw")
-    parser.add_argument("--servers", nargs="+", default=["ours", *PEERS], choices=list(SERVERS))
+    parser.add_argument("--servers", nargs="+", default=list(SERVERS), choices=list(SERVERS))
     args = parser.parse_args()
     require_wrk()
     # Stopped by SIGTERM (a timeout, CI), still stop every server: the ExitStack below unwinds on SystemExit.

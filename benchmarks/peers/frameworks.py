@@ -193,6 +193,17 @@ KSERVE = Server(
 )
 
 
+KSERVE_V2 = Server(
+    "kserve-v2",
+    "kserve",
+    KSERVE.command,
+    "/v1/models/mnist",
+    Call("/v2/models/mnist/infer", JSON, _oip_png, lambda a: a["outputs"][0]["data"]),
+    Call("/v2/models/logistic/infer", JSON, _oip_features, lambda a: a["outputs"][0]["data"]),
+    "KServe 0.21 model server, v2 protocol (OIP JSON, the PNG in base64), 1 worker",
+)
+
+
 # --- BentoML -------------------------------------------------------------------------------------------
 def _bento_multipart(png: object) -> bytes:
     return multipart_body(png).replace(b'name="file"', b'name="image"')
@@ -305,5 +316,4 @@ RAY = Server(
     start_attempts=4,
 )
 
-SERVERS = {s.name: s for s in (OURS, MLSERVER, KSERVE, BENTOML, TORCHSERVE, RAY, OURS_GRANIAN)}
-PEERS = ("mlserver", "kserve", "bentoml", "torchserve", "ray")
+SERVERS = {s.name: s for s in (OURS, MLSERVER, KSERVE, KSERVE_V2, BENTOML, TORCHSERVE, RAY, OURS_GRANIAN)}
