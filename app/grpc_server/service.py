@@ -18,7 +18,7 @@ from app.core.control import ModelControl
 from app.core.dataplane import DataPlane, InputTensor
 from app.core.errors import InvalidContentError, MalformedRequestError
 from app.core.servables import TensorSpec
-from app.grpc_server.tensors import add_output, datatype_of, tensor_from_contents
+from app.grpc_server.tensors import add_output, datatype_of, tensor_from_contents, tensor_metadata
 
 SERVER_NAME = "digit-logistic-serving"
 # REST's binary_tensor_data has no gRPC counterpart to announce: raw contents are the protocol's own.
@@ -26,9 +26,7 @@ EXTENSIONS = ["model_repository"]
 
 
 def _tensor_metadata(spec: TensorSpec) -> pb.ModelMetadataResponse.TensorMetadata:
-    return pb.ModelMetadataResponse.TensorMetadata(
-        name=spec.name, datatype=spec.datatypes[0], shape=list(spec.shapes[0])
-    )
+    return tensor_metadata(spec.name, spec.datatypes[0], list(spec.shapes[0]), spec.parameters)
 
 
 def _input(tensor: pb.ModelInferRequest.InferInputTensor, raw: bytes | None) -> InputTensor:

@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 import torch
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from tritonclient.grpc import service_pb2 as pb
 
 from app.binary_tensors import DATATYPES, Datatype, to_bytes
 from app.core.errors import InvalidContentError
@@ -76,3 +78,59 @@ def add_output(response, name: str, datatype: str, shape: list[int], values: lis
         response.raw_output_contents.append(to_bytes(DATATYPES[datatype], values))
     else:
         getattr(output.contents, CONTENTS_FIELD[datatype]).extend(values)
+
+
+def _tensor_metadata_parameters() -> type:
+    """The one field that Triton's ``TensorMetadata`` lacks: ``map<string, InferParameter> parameters = 4``.
+
+    REST's metadata gives a tensor its parameters (a logistic model's ``feature_names``); over gRPC they
+    travel where MLServer's protocol puts them, field 4 of ``TensorMetadata``, as string parameters.
+    tritonclient's message keeps the field as an unknown one and passes it on; clients built from
+    MLServer's ``dataplane.proto`` read it. Declared here, as the installed stubs have no such message.
+    """
+    field = descriptor_pb2.FieldDescriptorProto
+    file = descriptor_pb2.FileDescriptorProto(
+        name="digit_serving/tensor_metadata_parameters.proto",
+        package="digit_serving",
+        syntax="proto3",
+        dependency=[pb.DESCRIPTOR.name],
+    )
+    message = file.message_type.add(name="TensorMetadataParameters")
+    entry = message.nested_type.add(name="ParametersEntry")
+    entry.options.map_entry = True
+    entry.field.add(name="key", number=1, type=field.TYPE_STRING, label=field.LABEL_OPTIONAL)
+    entry.field.add(
+        name="value",
+        number=2,
+        type=field.TYPE_MESSAGE,
+        label=field.LABEL_OPTIONAL,
+        type_name=f".{pb.InferParameter.DESCRIPTOR.full_name}",
+    )
+    message.field.add(
+        name="parameters",
+        number=4,
+        type=field.TYPE_MESSAGE,
+        label=field.LABEL_REPEATED,
+        type_name=".digit_serving.TensorMetadataParameters.ParametersEntry",
+    )
+    pool = descriptor_pool.Default()
+    pool.Add(file)
+    return message_factory.GetMessageClass(
+        pool.FindMessageTypeByName("digit_serving.TensorMetadataParameters")
+    )
+
+
+TensorMetadataParameters = _tensor_metadata_parameters()
+
+
+def tensor_metadata(
+    name: str, datatype: str, shape: list[int], parameters: dict[str, str] | None
+) -> pb.ModelMetadataResponse.TensorMetadata:
+    """A ``TensorMetadata`` message, with REST's tensor parameters in field 4 when it has any."""
+    tensor = pb.ModelMetadataResponse.TensorMetadata(name=name, datatype=datatype, shape=shape)
+    if parameters:
+        extra = TensorMetadataParameters()
+        for key, value in parameters.items():
+            extra.parameters[key].string_param = value
+        tensor.MergeFromString(extra.SerializeToString())
+    return tensor

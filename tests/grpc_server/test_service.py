@@ -6,17 +6,22 @@ import logging
 from collections.abc import Iterator
 
 import grpc
+import httpx
 import numpy as np
 import pytest
 import tritonclient.grpc as triton
 from conftest import digit_pixels, served_settings
+from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from live_server import serve
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
+import models
+from app.grpc_server.tensors import TensorMetadataParameters
 from app.main import create_app
+from models import LogisticConfig, LogisticRegression
 
 from .conftest import grpc_settings
 
@@ -78,14 +83,53 @@ def test_grpc_server_metadata(triton_client):
     }
 
 
+def _metadata_as_rest(message: pb.ModelMetadataResponse) -> dict:
+    """A ModelMetadataResponse as REST's JSON: int shapes, and each tensor's parameters (field 4)."""
+    metadata = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    tensors = zip(metadata["inputs"] + metadata["outputs"], [*message.inputs, *message.outputs], strict=True)
+    for tensor, sent in tensors:
+        tensor["shape"] = [int(d) for d in tensor["shape"]]  # protobuf's JSON writes int64 as strings
+        parameters = TensorMetadataParameters.FromString(sent.SerializeToString()).parameters
+        if parameters:
+            tensor["parameters"] = {key: value.string_param for key, value in parameters.items()}
+    return metadata
+
+
 @pytest.mark.parametrize("model", ["logistic", "mnist"])
 def test_grpc_model_metadata_equals_rest(triton_client, http, model):
-    metadata = triton_client.get_model_metadata(model, as_json=True)
-    rest = http.get(f"/v2/models/{model}").json()
-    for tensor in rest["inputs"]:
-        tensor.pop("parameters", None)  # feature_names: the gRPC TensorMetadata message has no parameters
-    for tensor in metadata["inputs"] + metadata["outputs"]:
-        tensor["shape"] = [int(d) for d in tensor["shape"]]  # protobuf's JSON writes int64 as strings
+    metadata = _metadata_as_rest(triton_client.get_model_metadata(model))
+    assert metadata == http.get(f"/v2/models/{model}").json()
+
+
+def test_grpc_model_metadata_of_a_version_equals_rest(triton_client, http):
+    metadata = _metadata_as_rest(triton_client.get_model_metadata("logistic", model_version="1"))
+    assert metadata == http.get("/v2/models/logistic/versions/1").json()
+
+
+def test_grpc_model_metadata_carries_named_features_and_versions(tmp_path):
+    settings = grpc_settings(served_settings(tmp_path))
+    folder = settings.model_repository / "income"
+    config = LogisticConfig(feature_names=("income", "age"))
+    for version in ("1", "2"):
+        models.save(LogisticRegression(config), folder / f"{version}.pt", version=version)
+    (folder / "config.json").write_text('{"version_policy": {"all": {}}}')  # both versions serve
+    with (
+        serve(create_app(settings, grpc=True)) as live,
+        grpc.insecure_channel(f"127.0.0.1:{settings.grpc_port}") as channel,
+    ):
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        metadata = _metadata_as_rest(stub.ModelMetadata(pb.ModelMetadataRequest(name="income")))
+        rest = httpx.get(f"{live.url}/v2/models/income").json()
+
+    assert metadata["versions"] == ["1", "2"]
+    assert metadata["inputs"] == [
+        {
+            "name": "features",
+            "datatype": "FP32",
+            "shape": [-1, 2],
+            "parameters": {"feature_names": "income,age"},
+        }
+    ]
     assert metadata == rest
 
 

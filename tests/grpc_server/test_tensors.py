@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import pytest
 import torch
+from google.protobuf.unknown_fields import UnknownFieldSet
 from tritonclient.grpc import service_pb2 as pb
 
 from app.binary_tensors import DATATYPES
 from app.core.errors import InvalidContentError
-from app.grpc_server.tensors import add_output, tensor_from_contents
+from app.grpc_server.tensors import (
+    TensorMetadataParameters,
+    add_output,
+    tensor_from_contents,
+    tensor_metadata,
+)
 
 
 def _contents(**fields) -> pb.InferTensorContents:
@@ -48,3 +54,19 @@ def test_add_output_typed_fills_the_datatypes_field():
     add_output(response, "probability", "FP32", [1, 1], [0.25], raw=False)
     assert list(response.outputs[0].contents.fp32_contents) == [0.25]
     assert list(response.outputs[0].shape) == [1, 1]
+
+
+def test_tensor_metadata_carries_parameters_in_field_4():
+    tensor = tensor_metadata("features", "FP32", [-1, 2], {"feature_names": "income,age"})
+    extra = TensorMetadataParameters.FromString(tensor.SerializeToString())
+    assert [(f.field_number, f.wire_type) for f in UnknownFieldSet(tensor)] == [(4, 2)]  # a map entry
+    assert {key: value.string_param for key, value in extra.parameters.items()} == {
+        "feature_names": "income,age"
+    }
+    assert (tensor.name, tensor.datatype, list(tensor.shape)) == ("features", "FP32", [-1, 2])
+
+
+def test_tensor_metadata_without_parameters_is_triton_s_message():
+    tensor = tensor_metadata("pixels", "FP32", [-1, 784], None)
+    assert tensor == pb.ModelMetadataResponse.TensorMetadata(name="pixels", datatype="FP32", shape=[-1, 784])
+    assert len(UnknownFieldSet(tensor)) == 0
