@@ -23,6 +23,7 @@ from tritonclient.grpc import service_pb2_grpc
 
 GRACEFUL_TIMEOUT_SECONDS = 5
 POLL_SECONDS = 0.5
+START_TIMEOUT = 120  # two workers importing torch at once, on cores other test suites share
 
 
 def _mnist_request() -> pb.ModelInferRequest:
@@ -107,7 +108,7 @@ def test_serve_sigterm_lets_a_grpc_call_in_flight_finish(serve_env: dict[str, st
 def test_serve_both_workers_answer_grpc(serve_env: dict[str, str], tmp_path: Path):
     grpc_port = free_port()
     env = {**serve_env, "SERVE_GRPC_PORT": str(grpc_port), "SERVE_WORKERS": "2"}
-    with serve_process(env, tmp_path / "serve.log") as (process, _):
+    with serve_process(env, tmp_path / "serve.log", start_timeout=START_TIMEOUT) as (process, _):
         workers = _two_workers_listening(process, grpc_port)
         # 16 connections, each answered: the kernel spreads them over the workers (all on one: 2 ** -15).
         with _connections(grpc_port, 16) as stubs:
@@ -117,6 +118,16 @@ def test_serve_both_workers_answer_grpc(serve_env: dict[str, str], tmp_path: Pat
     assert answers == ["mnist"] * 16
     assert answered_by == set(workers)
     assert len(answered_by) == 2
+
+
+def _readiness_everywhere(stubs, key, wanted: bool) -> list[bool]:
+    """Each connection's answer to ModelReady(mnist), once all agree on ``wanted`` or 30 s have passed."""
+    deadline = time.monotonic() + 30  # two poll intervals and a load, on a machine that may be busy
+    while True:
+        answers = [stub.ModelReady(pb.ModelReadyRequest(name="mnist"), metadata=key).ready for stub in stubs]
+        if answers == [wanted] * len(stubs) or time.monotonic() > deadline:
+            return answers
+        time.sleep(POLL_SECONDS / 2)
 
 
 def test_serve_grpc_unload_and_load_reach_every_worker(serve_env: dict[str, str], tmp_path: Path):
@@ -129,18 +140,15 @@ def test_serve_grpc_unload_and_load_reach_every_worker(serve_env: dict[str, str]
         "SERVE_API_KEY": key[0][1],
         "SERVE_REPOSITORY_POLL_SECONDS": str(POLL_SECONDS),
     }
-    ready = pb.ModelReadyRequest(name="mnist")
-    with serve_process(env, tmp_path / "serve.log") as (process, _):
+    with serve_process(env, tmp_path / "serve.log", start_timeout=START_TIMEOUT) as (process, _):
         workers = _two_workers_listening(process, grpc_port)
         with _connections(grpc_port, 16) as stubs:
-            before = [stub.ModelReady(ready, metadata=key).ready for stub in stubs]
+            before = _readiness_everywhere(stubs, key, True)
             assert _holders(workers, _sockets(grpc_port, "01")) == set(workers)  # both workers are asked
             stubs[0].RepositoryModelUnload(pb.RepositoryModelUnloadRequest(model_name="mnist"), metadata=key)
-            time.sleep(2 * POLL_SECONDS + 0.5)  # two intervals, and the scan itself
-            unloaded = [stub.ModelReady(ready, metadata=key).ready for stub in stubs]
+            unloaded = _readiness_everywhere(stubs, key, False)
             stubs[0].RepositoryModelLoad(pb.RepositoryModelLoadRequest(model_name="mnist"), metadata=key)
-            time.sleep(2 * POLL_SECONDS + 0.5)
-            loaded = [stub.ModelReady(ready, metadata=key).ready for stub in stubs]
+            loaded = _readiness_everywhere(stubs, key, True)
 
     assert before == [True] * 16
     assert unloaded == [False] * 16
