@@ -2,6 +2,8 @@
 unlike req/s or CPU time.
 
     python -m benchmarks.instructions [--scope app|server] [--jobs mnist logistic] [--apps ours naive]
+    python -m benchmarks.instructions --baseline ../wt-base [--scope app|server] [--jobs ...]
+
 
 Each app and job runs twice under ``valgrind --tool=cachegrind``, with 100 and 600 requests after the same
 warm-up, and the difference is divided by 500: start-up cancels out. Torch runs on one thread and str
@@ -13,6 +15,11 @@ hashing is seeded, so a rerun agrees to within a few hundred instructions (needs
 * ``--scope server``: the whole server process as ``benchmarks.serve`` starts it, with uvicorn's HTTP
   handling and each server's own request log, sent the requests one after another over one keep-alive
   connection. This is the like-for-like comparison with the naive peer.
+
+``--baseline DIR`` counts ours in this checkout and in another checkout of the project, for example a
+``git worktree add --detach ../wt-base 423615a``, with this Python, and prints the change per request.
+The other checkout runs its own app (and, in the app scope, its own profile_hot_path.py, from its
+folder); this checkout's fixtures and requests are sent to both in the server scope.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ def _total(valgrind_log: str) -> int:
     return int(re.search(r"I\s+refs:\s+([\d,]+)", valgrind_log).group(1).replace(",", ""))
 
 
-def app_instructions(app: str, job: str, requests: int) -> int:
+def app_instructions(app: str, job: str, requests: int, root: Path = ROOT) -> int:
     """Every instruction the process runs: start-up, warm-up, then ``requests`` requests to the ASGI app."""
     command = [
         *_valgrind(),
@@ -53,11 +60,11 @@ def app_instructions(app: str, job: str, requests: int) -> int:
         *("--requests", str(requests)),
     ]
     env = {**os.environ, **_ENV}
-    run = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    run = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, check=True)
     return _total(run.stderr)
 
 
-def server_instructions(app: str, job: str, requests: int) -> int:
+def server_instructions(app: str, job: str, requests: int, root: Path = ROOT) -> int:
     """Every instruction the server process runs: start-up, warm-up, ``requests`` requests, shutdown."""
     with tempfile.TemporaryDirectory(prefix="instructions-") as tmp:
         fixtures = write_fixtures(Path(tmp))
@@ -66,7 +73,7 @@ def server_instructions(app: str, job: str, requests: int) -> int:
         server = subprocess.Popen(
             [*_valgrind(f"--log-file={log_file}"), *server_argv(app, port)],
             env={**os.environ, **fixtures.env, **_ENV},
-            cwd=ROOT,
+            cwd=root,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -92,11 +99,23 @@ def _send(port: int, job: Job, count: int) -> None:
         connection.close()
 
 
-def per_request(scope: str, app: str, job: str) -> float:
+def per_request(scope: str, app: str, job: str, root: Path = ROOT) -> float:
     instructions = app_instructions if scope == "app" else server_instructions
     with ThreadPoolExecutor(len(_COUNTS)) as pool:  # the two runs side by side: a minute, not two
-        few, many = pool.map(lambda requests: instructions(app, job, requests), _COUNTS)
+        few, many = pool.map(lambda requests: instructions(app, job, requests, root), _COUNTS)
     return (many - few) / (_COUNTS[1] - _COUNTS[0])
+
+
+def compare(scope: str, jobs: list[str], baseline: Path) -> None:
+    """Ours here against ours in ``baseline`` (another checkout), job by job: before, after, change."""
+    for job in jobs:
+        before = per_request(scope, "ours", job, baseline)
+        after = per_request(scope, "ours", job)
+        print(
+            f"{job:<9} before {before / 1000:8.1f} k  after {after / 1000:8.1f} k  "
+            f"change {(after / before - 1) * 100:+6.1f} %  ({scope} scope; before: {baseline})",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -104,9 +123,13 @@ def main() -> None:
     parser.add_argument("--scope", choices=["app", "server"], default="app")
     parser.add_argument("--jobs", nargs="+", choices=["mnist", "logistic"], default=["mnist", "logistic"])
     parser.add_argument("--apps", nargs="+", choices=["ours", "naive"], default=["ours", "naive"])
+    parser.add_argument("--baseline", type=Path, help="another checkout: compare ours there and here")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (apt install valgrind)")
+    if args.baseline is not None:
+        compare(args.scope, args.jobs, args.baseline.resolve())
+        return
     counts = {}
     for job in args.jobs:
         for app in args.apps:
