@@ -101,6 +101,7 @@ class LogisticRegression(nn.Module):
         # config carries them. On CPU, preprocess's .to(device) is a no-op.
         self._mean = torch.tensor(self.config.mean, dtype=torch.float64)
         self._std = torch.tensor(self.config.std, dtype=torch.float64)
+        self._float64: tuple | None = None  # ((weight, bias), their versions, float64 copies)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.linear(x.to(self.linear.weight.dtype))).squeeze(-1)
@@ -117,10 +118,25 @@ class LogisticRegression(nn.Module):
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         """Checked features [N, in_features] -> the logit z = w.x + b, [N, 1] float64 (see predict_proba)."""
-        x = features.to(torch.float64)
+        x = features if features.dtype is torch.float64 else features.to(torch.float64)
         scale = x.abs().amax(dim=-1, keepdim=True).clamp(min=1.0)
-        weight, bias = self.linear.weight.to(torch.float64), self.linear.bias.to(torch.float64)
-        return (x / scale) @ weight.T * scale + bias
+        weight_t, bias = self._float64_parameters()
+        return (x / scale) @ weight_t * scale + bias
+
+    def _float64_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W.T, b) in float64. In inference mode (serving) the copies are kept until the parameters change
+        (a tensor's version counts its in-place writes): two tensor copies fewer per request."""
+        weight, bias = self.linear.weight, self.linear.bias
+        if not torch.is_inference_mode_enabled():  # training: copies that autograd may follow
+            return weight.to(torch.float64).T, bias.to(torch.float64)
+        # Parameters loaded in inference mode have no version counter: then identity alone keys the copies.
+        inference = weight.is_inference() or bias.is_inference()
+        versions = None if inference else (weight._version, bias._version)
+        cached = self._float64
+        if cached is None or cached[0][0] is not weight or cached[0][1] is not bias or cached[1] != versions:
+            copies = (weight.to(torch.float64).T, bias.to(torch.float64))
+            cached = self._float64 = (weight, bias), versions, copies
+        return cached[2]
 
     def preprocess(self, features: torch.Tensor, *, known_finite: bool = False) -> torch.Tensor:
         """Check a [N, in_features] batch of raw feature values, move it to the model, standardise it.
@@ -131,12 +147,27 @@ class LogisticRegression(nn.Module):
         self.check(features, known_finite=known_finite)
         # non_blocking: the one sync per batch is the caller's read-back (see SoftmaxRegression.preprocess).
         # float64: values past float32's range (1e300) are finite and valid; predict_proba handles them.
-        x = features.to(self.linear.weight.device, torch.float64, non_blocking=True)
+        x = features
+        if x.dtype is not torch.float64 or not (x.is_cpu and self.linear.weight.is_cpu):
+            x = features.to(self.linear.weight.device, torch.float64, non_blocking=True)
         if not self.config.standardized:
             return x
         x = (x - self._mean.to(x.device, non_blocking=True)) / self._std.to(x.device, non_blocking=True)
         # A value near float64's limit may standardise past it; kept finite, its logit is still huge.
         return x.clamp_(-_FLOAT64_MAX, _FLOAT64_MAX)
+
+    def batch(self, rows: list[list[float]]) -> torch.Tensor:
+        """Instances as value lists (``LogisticConfig.feature_rows``) -> a checked float64 [N, in_features]
+        batch. The same checks as ``check``, with finiteness read from the Python floats: cheaper than
+        two tensor ops for a few values."""
+        try:
+            finite = all(math.isfinite(value) for row in rows for value in row)
+        except (TypeError, OverflowError):  # not plain numbers: the tensor check below decides
+            finite = False
+        # float64: float32 would turn 1e300 into infinity.
+        features = torch.tensor(rows, dtype=torch.float64)
+        self.check(features, known_finite=finite)
+        return features
 
     def check(self, features: torch.Tensor, *, known_finite: bool = False) -> None:
         """Raise InvalidInputError unless ``features`` is a non-empty [N, in_features] batch, all finite."""

@@ -72,7 +72,9 @@ class SoftmaxRegression(nn.Module):
                 raise InvalidInputError(f"pixel values must lie in 0..{cfg.pixel_scale:g}")
         # non_blocking: no stream sync for the copy (from pageable memory CUDA stages it before returning,
         # so the source may be freed at once); the one sync per batch is the caller's read-back.
-        x = pixels.reshape(pixels.shape[0], size).to(self.linear.weight.device, non_blocking=True)
+        x = pixels.reshape(pixels.shape[0], size)
+        if not (x.is_cpu and self.linear.weight.is_cpu):  # on the CPU the copy would be a no-op call
+            x = x.to(self.linear.weight.device, non_blocking=True)
         # After the copy: uint8 pixels cross the bus at a quarter of the size. Other pixels become float32
         # first, so every input is normalised with float32 arithmetic.
         if x.dtype != torch.uint8:

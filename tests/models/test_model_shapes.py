@@ -125,3 +125,26 @@ def test_logistic_raw_weights_give_the_same_logits_as_standardized_ones():
     raw_logits = x @ torch.tensor(weight, dtype=torch.float64) + bias
     logits = model.linear(model.preprocess(x).float()).squeeze(-1).double()
     assert torch.allclose(logits, raw_logits, rtol=1e-5)
+
+
+def test_logistic_batch_refuses_non_finite_values_and_wrong_shapes():
+    model = LogisticRegression()
+    for rows in ([[1.0, float("nan")]], [[float("inf"), 1.0]]):
+        with pytest.raises(InvalidInputError, match="finite"):
+            model.batch(rows)
+    with pytest.raises(InvalidInputError, match="2 features"):
+        model.batch([[1.0, 2.0, 3.0]])
+    assert model.batch([[1e300, -1e300]]).dtype == torch.float64
+
+
+def test_logistic_inference_follows_parameters_changed_in_place():
+    model = LogisticRegression()
+    features = torch.tensor([[1.0, 2.0]], dtype=torch.float64)
+    with torch.inference_mode():
+        before = model.predict_proba(features)
+    with torch.no_grad():
+        model.linear.weight.mul_(-1)
+    with torch.inference_mode():
+        after = model.predict_proba(features)
+    assert after.tolist() == model.predict_proba(features).tolist()  # as computed outside inference mode
+    assert after.tolist() != before.tolist()
