@@ -12,6 +12,7 @@ import torch
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from app.api.fast_lane import FastLane
 from app.api.openapi import operation_id, use_component_schemas
 from app.api.routes import admin, docs, health, metrics, models, page, predict, repository, v2, weights
 from app.core.control import LoadLimits, ModelControl
@@ -131,6 +132,8 @@ def create_app(settings: Settings | None = None, *, grpc: bool = False) -> FastA
     app.include_router(repository.router)  # the same
     # Scrapers often cannot send a key, so /metrics wants one only with SERVE_METRICS_REQUIRE_KEY.
     app.include_router(metrics.router, dependencies=key_guard if settings.metrics_require_key else [])
+    if not settings.opentelemetry:  # the plain predictions, ahead of FastAPI's routing (fast_lane.py)
+        app.add_middleware(FastLane, fastapi_app=app)
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=settings.request_body_limit,

@@ -203,7 +203,7 @@ async def _digit_response(
     return ModelResponse(DigitResponse(model=_model_ref(servable), predictions=predictions))
 
 
-async def _predict(
+async def predict_answer(
     request: Request, name: str, version: str | None, invert: InvertMode, fit: FitMode = "auto"
 ) -> ModelResponse:
     """``name``'s answer; the body it reads follows the architecture of the version that serves."""
@@ -214,7 +214,7 @@ async def _predict(
     return await _features_response(request, dataplane, servable)
 
 
-async def _predict_pixels(request: Request, name: str, version: str | None) -> ModelResponse:
+async def pixels_answer(request: Request, name: str, version: str | None) -> ModelResponse:
     dataplane: DataPlane = request.app.state.dataplane
     servable = dataplane.servable(name, version)
     if servable.architecture != DigitServable.architecture:
@@ -225,6 +225,7 @@ async def _predict_pixels(request: Request, name: str, version: str | None) -> M
     return await _pixels_response(request, dataplane, servable)
 
 
+NAMED_ROUTES = ("logistic", "mnist")  # the default models' own routes, beside /predict/{name}
 DIGIT_INCLUDES: tuple[DigitInclude, ...] = ("input", "explanation")
 LOGISTIC_INCLUDES = ("explanation",)
 _VERSION_DOC = "The model version to use; left out: the model's default version."
@@ -276,7 +277,7 @@ _DIGIT_INCLUDE_PARAMETER = _include_parameter(DIGIT_INCLUDES, _DIGIT_INCLUDE_DOC
 
 
 async def predict_logistic_route(request: Request) -> ModelResponse:
-    return await _predict(request, "logistic", _version_of(request), "auto")
+    return await predict_answer(request, "logistic", _version_of(request), "auto")
 
 
 async def predict_mnist_route(
@@ -286,11 +287,11 @@ async def predict_mnist_route(
     include: IncludeQuery = None,  # read again by _digit_response; declared here for validation and docs
     version: VersionQuery = None,
 ) -> ModelResponse:
-    return await _predict(request, "mnist", None if version is None else str(version), invert, fit)
+    return await predict_answer(request, "mnist", None if version is None else str(version), invert, fit)
 
 
 async def predict_mnist_pixels_route(request: Request) -> ModelResponse:
-    return await _predict_pixels(request, "mnist", _version_of(request))
+    return await pixels_answer(request, "mnist", _version_of(request))
 
 
 async def predict_route(
@@ -301,11 +302,11 @@ async def predict_route(
     include: IncludeQuery = None,  # read again where the answer is built; declared for validation and docs
     version: VersionQuery = None,
 ) -> ModelResponse:
-    return await _predict(request, name, None if version is None else str(version), invert, fit)
+    return await predict_answer(request, name, None if version is None else str(version), invert, fit)
 
 
 async def predict_pixels_route(request: Request, name: str, version: VersionQuery = None) -> ModelResponse:
-    return await _predict_pixels(request, name, None if version is None else str(version))
+    return await pixels_answer(request, name, None if version is None else str(version))
 
 
 def _pixel_tensor(index: int, image: list, side: int) -> torch.Tensor:
