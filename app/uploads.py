@@ -1,8 +1,11 @@
-"""Reading image parts out of a multipart/form-data body as it streams in, within size limits.
+"""Reading uploaded images as they stream in, within size limits: multipart parts, or one raw body.
 
 Starlette's form parser spools every file, however large, to a temporary file before a route sees it.
 Here each part is counted while it arrives, so an oversized file or one file too many is refused at
 once and memory never holds more than ``max_total_bytes`` of files.
+
+An image may also be the whole body, sent with its own content type (``Content-Type: image/png``), as
+TorchServe and KServe's v1 protocol take it: no multipart to parse, the same per-file limit.
 """
 
 from __future__ import annotations
@@ -10,11 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from app.errors import ClientError, MalformedRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 
 MAX_BOUNDARY_LENGTH = 70  # RFC 2046, section 5.1.1
+# Content types of an image sent as the whole body; Pillow reads the format from the bytes themselves.
+RAW_IMAGE_TYPES = ("image/png", "image/jpeg", "image/bmp", "image/gif", "image/webp")
+_RAW_IMAGE_ALIASES = {"image/jpg": "image/jpeg", "image/x-ms-bmp": "image/bmp", "image/x-png": "image/png"}
+RAW_BODY_NAME = "body"  # how errors name an image sent as the body
 
 
 @dataclass
@@ -95,15 +102,62 @@ class _PartCollector:
             )
 
 
+def is_raw_image(content_type: str) -> bool:
+    """Whether a body of this content type is one image file (``image/...``), rather than multipart."""
+    return content_type[:6].lower() == "image/"
+
+
+async def read_images(
+    request: Request, *, field_name: str, max_files: int, max_file_bytes: int, max_total_bytes: int
+) -> list[UploadedFile]:
+    """The uploaded image files: an image body (``image/png``, ...) or the file parts of a multipart body."""
+    content_type = request.headers.get("content-type", "")
+    if is_raw_image(content_type):
+        return [await read_image_body(request, content_type, max_file_bytes=max_file_bytes)]
+    return await read_files(
+        request,
+        field_name=field_name,
+        max_files=max_files,
+        max_file_bytes=max_file_bytes,
+        max_total_bytes=max_total_bytes,
+    )
+
+
+async def read_image_body(request: Request, content_type: str, *, max_file_bytes: int) -> UploadedFile:
+    """The body as one image file, refused at once when it declares or reaches more than the file limit."""
+    media = content_type.partition(";")[0].strip().lower()
+    media = _RAW_IMAGE_ALIASES.get(media, media)
+    if media not in RAW_IMAGE_TYPES:
+        raise UnsupportedMediaTypeError(
+            f"image type {media} is not supported; send one of {', '.join(RAW_IMAGE_TYPES)}"
+        )
+    too_large = PayloadTooLargeError(
+        f"file {RAW_BODY_NAME!r} is larger than the upload limit of {max_file_bytes} bytes"
+    )
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_file_bytes:
+        raise too_large
+    image = UploadedFile(filename=RAW_BODY_NAME)
+    try:
+        async for chunk in request.stream():
+            image.data += chunk
+            if len(image.data) > max_file_bytes:
+                raise too_large
+    except ClientDisconnect:
+        raise MalformedRequestError("the request body ended before it was complete") from None
+    return image
+
+
 async def read_files(
     request: Request, *, field_name: str, max_files: int, max_file_bytes: int, max_total_bytes: int
 ) -> list[UploadedFile]:
     """Every file part of a multipart body, in order; refuses anything else with a ClientError."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data":
+        got = content_type.decode("latin-1") or "no content type"
         raise UnsupportedMediaTypeError(
-            f"expected a multipart/form-data body with image parts named {field_name!r}, "
-            f"got {content_type.decode('latin-1') or 'no content type'}"
+            f"expected a multipart/form-data body with image parts named {field_name!r}, or one image as "
+            f"the body ({', '.join(RAW_IMAGE_TYPES)}); got {got}"
         )
     boundary = params.get(b"boundary")
     if not boundary:

@@ -1,7 +1,8 @@
 """Refusing request bodies over a size limit with 413, before they are read or while they stream in.
 
-Multipart bodies (image uploads) may be as large as a full batch of files; any other body (JSON, OIP's
-binary tensors) has a much smaller limit of its own, so that no JSON parse can stall the worker for long.
+Image uploads (multipart bodies, or an image as the body) may be as large as a full batch of files; any
+other body (JSON, OIP's binary tensors) has a much smaller limit of its own, so that no JSON parse can
+stall the worker for long.
 
 A declared ``Content-Length`` over the limit is refused without reading a byte. A chunked body (no
 length) is counted as the app reads it; once over the limit, the app sees an error from ``receive``
@@ -53,7 +54,9 @@ class BodyLimitMiddleware:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 length = value
-            elif name == b"content-type" and value[:19].lower() == b"multipart/form-data":
+            elif name == b"content-type" and (
+                value[:19].lower() == b"multipart/form-data" or value[:6].lower() == b"image/"
+            ):  # image uploads: multipart, or one image as the body (app/uploads.py)
                 limit = self.multipart_limit
         if length is None:
             await _LimitedRequest(self.app, limit, send)(scope, receive)

@@ -222,7 +222,8 @@ def test_predict_mnist_json_body(client):
     response = client.post("/predict/mnist", json={"pixels": [0] * 784})
     assert response.status_code == 415
     assert response.json() == {
-        "detail": "expected a multipart/form-data body with image parts named 'file', got application/json"
+        "detail": "expected a multipart/form-data body with image parts named 'file', or one image as the "
+        "body (image/png, image/jpeg, image/bmp, image/gif, image/webp); got application/json"
     }
 
 

@@ -39,7 +39,7 @@ from app.schemas.predict import (
     ModelRef,
     PixelsRequest,
 )
-from app.uploads import read_files
+from app.uploads import RAW_IMAGE_TYPES, read_images
 
 _ERRORS = error_responses(
     {
@@ -57,7 +57,7 @@ _UPLOAD_ERRORS = {
             400: "A broken multipart body, or a part that is not an image file named `file`.",
             413: "More files than allowed, a file or all files over their size limit, or an image over the "
             "pixel limit (refused before decoding).",
-            415: "Not a supported image format, or not a multipart body.",
+            415: "Not a supported image format, or neither a multipart body nor an image body.",
             422: "A file that cannot be used: not an image, truncated, no digit in it, or not 28x28 with "
             "fit=never.",
         },
@@ -70,11 +70,18 @@ _UPLOAD_ERRORS = {
     ),
 }
 _UPLOAD_DESCRIPTION = (
-    "Send one or more image files as multipart parts named `file`. Accepted: "
+    "Send one or more image files as multipart parts named `file`, or one image as the whole body with "
+    "its own content type (`curl --data-binary @digit.png -H 'Content-Type: image/png'`), under the same "
+    "limits. Accepted: "
     f"{', '.join(SUPPORTED_FORMATS)} (GIF: first frame), grayscale, RGB or RGBA (transparency is "
     "composited onto white). MNIST digits are white on black; `invert=auto` flips dark-on-light "
     "images, judging by their border."
 )
+# One image as the body: the content types app/uploads.py reads that way, each a binary string.
+_RAW_IMAGE_CONTENT = {
+    media_type: {"schema": {"type": "string", "format": "binary", "contentMediaType": media_type}}
+    for media_type in RAW_IMAGE_TYPES
+}
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
@@ -97,7 +104,8 @@ _UPLOAD_BODY = {
                         }
                     },
                 }
-            }
+            },
+            **_RAW_IMAGE_CONTENT,
         },
     }
 }
@@ -154,7 +162,7 @@ async def _images_response(
     request: Request, dataplane: DataPlane, servable: Servable, invert: InvertMode, fit: FitMode
 ) -> ModelResponse:
     settings = request.app.state.settings
-    files = await read_files(
+    files = await read_images(
         request,
         field_name="file",
         max_files=settings.max_batch_size,
