@@ -43,7 +43,7 @@ class NoInkError(ValueError):
 def fit_digit(luminance: torch.Tensor, ink: Ink = "auto") -> torch.Tensor:
     """luminance float32 [H, W], 0..255 -> uint8 [28, 28], the digit white (255) on black (0)."""
     strength = _ink_strength(luminance, ink)
-    glyph = _drop_specks(strength)
+    glyph = _drop_specks(strength)  # cropped: erasing the specks leaves nothing but paper around it
     return _fit_and_centre(glyph)
 
 
@@ -74,8 +74,8 @@ def _polarity(luminance: torch.Tensor) -> Ink:
     small = F.avg_pool2d(luminance[None, None], shrink, ceil_mode=True)[0, 0] if shrink > 1 else luminance
     coarse = _background(small, max(1, min(small.shape) // 4), quantile=0.5, spread="median")
     residual = _sample(small - coarse, 65536)
-    dark, light = -residual.quantile(POLARITY_TAIL), residual.quantile(1 - POLARITY_TAIL)
-    return "dark" if dark >= light else "light"
+    low, high = residual.quantile(torch.tensor([POLARITY_TAIL, 1 - POLARITY_TAIL]))  # one sort for both
+    return "dark" if -low >= high else "light"
 
 
 def _background(image: torch.Tensor, block: int, *, quantile: float, spread: str) -> torch.Tensor:
@@ -119,19 +119,27 @@ def _peak(strength: torch.Tensor) -> torch.Tensor:
     PEAK_RANK-th strongest pixel, so that neither a few hot pixels nor the faint noise above the floor set it.
     """
     flat = strength.flatten()
-    near_top = flat.topk(min(PEAK_RANK, flat.numel())).values[-1]
-    strong = flat[flat > near_top / 2]
+    inked = flat[flat > 0]  # most of the image is paper, exactly 0 here: ranking only the rest is the same
+    if inked.numel() < PEAK_RANK:  # then the PEAK_RANK-th strongest pixel is paper
+        near_top = flat.new_zeros(()) if flat.numel() > inked.numel() else flat.min()
+    else:
+        near_top = inked.topk(PEAK_RANK).values[-1]
+    strong = inked[inked > near_top / 2]
     return _sample(strong).quantile(0.5) if strong.numel() else near_top
 
 
 def _drop_specks(strength: torch.Tensor) -> torch.Tensor:
-    """The ink with every blob much smaller than the largest one erased."""
-    mask = strength > INK_LEVEL
-    if not bool(mask.any()):
-        raise NoInkError("no ink: nothing in the image stands out from its background")
-    height, width = mask.shape
+    """The ink with every blob much smaller than the largest one erased, cropped to the blobs kept.
+
+    Blobs are found on the ink mask pooled down to at most LABEL_SIDE a side; only the crop around the
+    kept ones is worked on at full size.
+    """
+    height, width = strength.shape
     pool = max(1, -(-max(height, width) // LABEL_SIDE))  # ceil: the pooled mask is at most LABEL_SIDE
-    coarse = F.max_pool2d(mask[None, None].float(), pool, ceil_mode=True)[0, 0] > 0
+    # A pooled cell holds ink where its strongest pixel does.
+    coarse = F.max_pool2d(strength[None, None], pool, ceil_mode=True)[0, 0] > INK_LEVEL
+    if not bool(coarse.any()):
+        raise NoInkError("no ink: nothing in the image stands out from its background")
     labels = _label(coarse)
     weight = F.avg_pool2d(strength[None, None], pool, ceil_mode=True)[0, 0] * pool * pool
     count = int(labels.max()) + 1
@@ -139,19 +147,29 @@ def _drop_specks(strength: torch.Tensor) -> torch.Tensor:
     mass[0] = 0  # label 0 is the background
     keep = mass >= SPECK_FRACTION * mass.max()
     kept = keep[labels]
-    full = kept.repeat_interleave(pool, 0).repeat_interleave(pool, 1)[:height, :width]
-    return strength * full
+    rows, cols = kept.any(dim=1).nonzero(), kept.any(dim=0).nonzero()
+    top, bottom, left, right = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+    crop = strength[top * pool : bottom * pool, left * pool : right * pool]
+    cells = kept[top:bottom, left:right].repeat_interleave(pool, 0).repeat_interleave(pool, 1)
+    return crop * cells[: crop.shape[0], : crop.shape[1]]
 
 
 def _label(mask: torch.Tensor) -> torch.Tensor:
     """Connected blobs of a boolean mask (8-neighbourhood): 0 for background, a positive id per blob.
 
-    Every pixel starts with its own id and takes its neighbourhood's largest until nothing changes.
+    Every pixel starts with its own id (its index + 1) and takes its neighbourhood's largest until nothing
+    changes, so each blob ends with its largest pixel's id. An id names a pixel of the same blob, whose own
+    id is at least as large: taking it too (pointer jumping) carries an id along a winding stroke in a few
+    rounds rather than one round per pixel of the stroke's length.
     """
     height, width = mask.shape
     ids = torch.arange(1, height * width + 1, dtype=torch.float32).reshape(height, width) * mask
     while True:
         grown = F.max_pool2d(ids[None, None], 3, stride=1, padding=1)[0, 0] * mask
+        flat = grown.flatten()
+        for _ in range(2):
+            flat = flat[(flat.long() - 1).clamp_min(0)] * mask.flatten()
+        grown = flat.view(height, width)
         if torch.equal(grown, ids):
             break
         ids = grown

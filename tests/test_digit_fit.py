@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from app.digit_fit import NoInkError, fit_digit
+from app.digit_fit import NoInkError, _label, fit_digit
 
 
 def page(height: int = 280, width: int = 280, paper: float = 235.0) -> torch.Tensor:
@@ -83,3 +83,20 @@ def test_fit_digit_keeps_aspect_with_grey_edges():
 def test_fit_digit_blank_page_has_no_ink(blank):
     with pytest.raises(NoInkError, match="no ink"):
         fit_digit(blank)
+
+
+def test_label_a_winding_stroke_is_one_blob_and_apart_strokes_are_two():
+    mask = torch.zeros(40, 40, dtype=torch.bool)
+    y, x, length, steps = 0, 0, 39, ((0, 1), (1, 0), (0, -1), (-1, 0))
+    for turn in range(36):  # a square spiral, a pixel of gap between its rings: one long, winding path
+        dy, dx = steps[turn % 4]
+        for _ in range(length):
+            mask[y, x] = True
+            y, x = y + dy, x + dx
+        length -= 2 if turn % 2 and turn > 0 else 0
+    assert int(_label(mask).max()) == 1
+    apart = torch.zeros(20, 20, dtype=torch.bool)
+    apart[2:18, 2], apart[2:18, 10], apart[18, 18] = True, True, True
+    labels = _label(apart)
+    assert int(labels.max()) == 3
+    assert labels[2, 2] == labels[17, 2] != labels[2, 10] == labels[17, 10] != labels[18, 18]

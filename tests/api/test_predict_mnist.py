@@ -1,5 +1,6 @@
 import asyncio
 import io
+import random
 
 import pytest
 import torch
@@ -315,3 +316,15 @@ def test_predict_mnist_refuses_a_truncated_photo_to_be_fitted(client):
     response = _post(client, ("cut.jpg", photo[: len(photo) // 2]))
     assert response.status_code == 422
     assert response.json()["detail"].startswith("image 'cut.jpg' is truncated or corrupt (JPEG: ")
+
+
+@pytest.mark.parametrize("kind", ["scan", "photo", "paint"])
+def test_predict_mnist_reads_a_capture_as_the_realworld_benchmark_does(client, kind):
+    """benchmarks/realworld.py reads its captures in-process; a file sent with default options is read the
+    same, so its accuracy figures are those of uploads."""
+    realworld = pytest.importorskip("benchmarks.realworld")  # needs torchvision, the train extra
+    digit = Image.fromarray(digit_pixels().numpy(), "L")
+    data = realworld.MAKERS[kind](digit, random.Random(kind))
+    response = _post(client, (f"{kind}.img", data), include="input")
+    assert response.status_code == 200
+    assert response.json()["predictions"][0]["input"]["pixels"] == realworld.read_ours(data).tolist()
