@@ -26,6 +26,7 @@ from app.core.repository import ModelRepository, VersionState
 from app.core.servables import Servable, TensorSpec
 
 PLATFORM = "pytorch"
+SERVER_NAME = "digit-logistic-serving"  # the server metadata's name, on REST and gRPC alike
 
 
 @dataclass(frozen=True)

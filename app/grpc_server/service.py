@@ -15,12 +15,11 @@ from tritonclient.grpc import service_pb2_grpc
 
 from app.binary_tensors import tensor_from_bytes
 from app.core.control import ModelControl
-from app.core.dataplane import DataPlane, InputTensor
+from app.core.dataplane import SERVER_NAME, DataPlane, InputTensor
 from app.core.errors import InvalidContentError, MalformedRequestError
 from app.core.servables import TensorSpec
 from app.grpc_server.tensors import add_output, datatype_of, tensor_from_contents, tensor_metadata
 
-SERVER_NAME = "digit-logistic-serving"
 # REST's binary_tensor_data has no gRPC counterpart to announce: raw contents are the protocol's own.
 EXTENSIONS = ["model_repository"]
 

@@ -22,7 +22,7 @@ from app.api import oip_body
 from app.api.deps import DataPlaneDep
 from app.api.heavy_work import turn_for
 from app.binary_tensors import DATATYPES
-from app.core.dataplane import DataPlane, InputTensor
+from app.core.dataplane import SERVER_NAME, DataPlane, InputTensor
 from app.core.servables import TensorSpec
 from app.errors import OIP_STATUS, InvalidContentError, status_code_for
 from app.schemas.v2 import (
@@ -41,7 +41,6 @@ from app.schemas.v2 import (
 
 log = logging.getLogger(__name__)
 
-SERVER_NAME = "digit-logistic-serving"
 EXTENSIONS = ["binary_tensor_data", "model_repository"]
 
 
