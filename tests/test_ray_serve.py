@@ -47,7 +47,8 @@ def ray_url(ray_settings: Settings):
     from app.ray_serve import RaySettings, build
 
     port = _free_port()
-    ray.init(num_cpus=2, include_dashboard=False)
+    # "local": a private cluster even where RAY_ADDRESS or another running Ray would be found and joined.
+    ray.init(address="local", num_cpus=2, include_dashboard=False)
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         serve.run(build(RaySettings(replicas=2, num_cpus=0.5), ray_settings))
