@@ -14,6 +14,16 @@ import models
 
 BOUNDARY = "benchmark-boundary-7d4a"
 MULTIPART_CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
+# The peers' checkpoint paths (ours reads SERVE_MODEL_REPOSITORY).
+PEER_CHECKPOINTS = ("SERVE_LOGISTIC_CHECKPOINT", "SERVE_MNIST_CHECKPOINT")
+
+
+def without_peer_checkpoints(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for another checkout of this project (a baseline): older ones read these variables and
+    cannot load today's checkpoints, so they are left out and it serves its own committed ones."""
+    return {key: value for key, value in env.items() if key not in PEER_CHECKPOINTS}
+
+
 FEATURES_JSON = json.dumps({"features": [4.0, 3.0]}).encode()
 
 

@@ -19,7 +19,8 @@ hashing is seeded, so a rerun agrees to within a few hundred instructions (needs
 ``--baseline DIR`` counts ours in this checkout and in another checkout of the project, for example a
 ``git worktree add --detach ../wt-base 423615a``, with this Python, and prints the change per request.
 The other checkout runs its own app (and, in the app scope, its own profile_hot_path.py, from its
-folder); this checkout's fixtures and requests are sent to both in the server scope.
+folder); in the server scope it serves its own committed checkpoints (an older checkout cannot read
+today's), and both get this checkout's requests.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.fixtures import Job, write_fixtures
+from benchmarks.fixtures import Job, without_peer_checkpoints, write_fixtures
 from benchmarks.processes import ROOT, free_port, server_argv, wait_ready
 
 _COUNTS = (100, 600)
@@ -69,10 +70,11 @@ def server_instructions(app: str, job: str, requests: int, root: Path = ROOT) ->
     with tempfile.TemporaryDirectory(prefix="instructions-") as tmp:
         fixtures = write_fixtures(Path(tmp))
         port = free_port()
+        env = {**os.environ, **fixtures.env, **_ENV}
         log_file = f"{tmp}/valgrind.log"  # apart from the server's own output, which goes nowhere
         server = subprocess.Popen(
             [*_valgrind(f"--log-file={log_file}"), *server_argv(app, port)],
-            env={**os.environ, **fixtures.env, **_ENV},
+            env=env if root == ROOT else without_peer_checkpoints(env),
             cwd=root,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -1,6 +1,7 @@
 """Serving throughput and latency: this service beside its peers, one after another, in ONE run.
 
     python -m benchmarks.serve [--duration 10] [--concurrency 16 64] [--rounds 3] [--skip litserve ...]
+    python -m benchmarks.serve --baseline ../wt-base [--skip naive litserve batching]
 
 Starts each server on loopback (one uvicorn worker each), loads it with wrk (benchmarks/loadgen.py) and
 prints req/s, p50/p90/p99 and the CPU cores the server's processes used, then the ratios the targets are
@@ -9,7 +10,10 @@ stated in. Servers, all on the same checkpoints and the same 28x28 PNG:
 * ours            ``digit-serve`` with every production feature on (validation, metrics, request logs);
 * naive           benchmarks/peers/naive_server.py (UploadFile -> PIL -> /255 -> Linear -> softmax);
 * litserve        benchmarks/peers/litserve_server.py, default settings (skipped if litserve is absent);
-* ours+batching   ``digit-serve`` with SERVE_BATCHING=true, at the highest concurrency only.
+* ours+batching   ``digit-serve`` with SERVE_BATCHING=true, at the highest concurrency only;
+* baseline        with ``--baseline DIR``: ``digit-serve`` of another checkout of this project (for example
+                  ``git worktree add --detach ../wt-base 423615a``), run from its folder with this Python,
+                  on its own committed checkpoints (older checkouts cannot read today's repository).
 
 The machine may be shared, so only ratios measured side by side in one run mean anything. Every server
 runs for the whole benchmark (idle, each takes under 1 % of a core), and each cell (job, concurrency) is
@@ -32,9 +36,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.fixtures import Job, write_fixtures
+from benchmarks.fixtures import Job, without_peer_checkpoints, write_fixtures
 from benchmarks.loadgen import LoadResult, require_wrk, run_load
-from benchmarks.processes import cpu_seconds, free_port, running_server, server_argv
+from benchmarks.processes import ROOT, cpu_seconds, free_port, running_server, server_argv
 
 RATIOS = (  # numerator, denominator, job, what the ratio is held to
     ("ours", "naive", "mnist", "target >= 0.90"),
@@ -42,6 +46,8 @@ RATIOS = (  # numerator, denominator, job, what the ratio is held to
     ("ours", "litserve", "mnist", "target >= 2.00"),
     ("ours+batching", "ours", "mnist", "batching on / off"),
     ("ours+batching", "ours", "logistic", "batching on / off"),
+    ("ours", "baseline", "mnist", "issue 16: target >= 1.75"),
+    ("ours", "baseline", "logistic", "issue 16: target >= 2.00"),
 )
 
 
@@ -100,12 +106,13 @@ def print_ratios(results: list[Result]) -> None:
                 continue
             throughput = sorted(top.load.rps / bottom.load.rps for top, bottom in pairs)
             p50 = statistics.median(top.load.p50_ms / bottom.load.p50_ms for top, bottom in pairs)
+            p99 = statistics.median(top.load.p99_ms / bottom.load.p99_ms for top, bottom in pairs)
             per_core = statistics.median(top.per_core / bottom.per_core for top, bottom in pairs)
             print(
                 f"{numerator} / {denominator} {job} @{concurrency}: "
                 f"throughput {statistics.median(throughput):.2f}x "
                 f"(rounds {', '.join(f'{ratio:.2f}' for ratio in throughput)}), "
-                f"p50 {p50:.2f}x, req/cpu-s {per_core:.2f}x ({target})"
+                f"p50 {p50:.2f}x, p99 {p99:.2f}x, req/cpu-s {per_core:.2f}x ({target})"
             )
 
 
@@ -115,6 +122,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--rounds", type=int, default=3, help="the whole plan, repeated (default: 3)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["naive", "litserve", "batching"])
+    parser.add_argument("--baseline", type=Path, help="another checkout of this project, served beside ours")
     args = parser.parse_args()
     require_wrk()
 
@@ -122,32 +130,39 @@ def main() -> None:
         fixtures = write_fixtures(Path(tmp))
         mnist, logistic = fixtures.jobs["mnist"], fixtures.jobs["logistic"]
         env = {**os.environ, **fixtures.env, "SERVE_DEVICE": "cpu"}
-        # name -> (server, extra environment, jobs, concurrencies)
-        plan = {"ours": ("ours", {}, [mnist, logistic], args.concurrency)}
+        # name -> (server, extra environment, jobs, concurrencies, folder it runs in)
+        plan = {"ours": ("ours", {}, [mnist, logistic], args.concurrency, ROOT)}
+        if args.baseline is not None:
+            baseline = args.baseline.resolve()
+            plan["baseline"] = ("ours", {}, [mnist, logistic], args.concurrency, baseline)
         if "naive" not in args.skip:
-            plan["naive"] = ("naive", {}, [mnist, logistic], args.concurrency)
+            plan["naive"] = ("naive", {}, [mnist, logistic], args.concurrency, ROOT)
         if "litserve" not in args.skip:
             if importlib.util.find_spec("litserve") is None:
                 print("litserve is not installed (pip install '.[bench]'): no LitServe peer", file=sys.stderr)
             else:
-                plan["litserve"] = ("litserve", {}, [mnist], args.concurrency)
+                plan["litserve"] = ("litserve", {}, [mnist], args.concurrency, ROOT)
         if "batching" not in args.skip:
             batching_env = {"SERVE_BATCHING": "true"}
-            plan["ours+batching"] = ("ours", batching_env, [mnist, logistic], [max(args.concurrency)])
+            plan["ours+batching"] = ("ours", batching_env, [mnist, logistic], [max(args.concurrency)], ROOT)
 
         results = []
         with contextlib.ExitStack() as servers:
             running = {}  # name -> (pid, port)
-            for name, (server, extra_env, _, _) in plan.items():
+            for name, (server, extra_env, _, _, folder) in plan.items():
                 port = free_port()
-                argv, server_env = server_argv(server, port), {**env, **extra_env}
-                running[name] = servers.enter_context(running_server(argv, port, env=server_env)), port
+                argv = server_argv(server, port)
+                server_env = {**env, **extra_env}
+                if folder != ROOT:
+                    server_env = without_peer_checkpoints(server_env)
+                pid = servers.enter_context(running_server(argv, port, env=server_env, cwd=folder))
+                running[name] = pid, port
             for round_ in range(args.rounds):
                 for job in (mnist, logistic):
                     for concurrency in args.concurrency:
                         # Every other round in reverse, so no server always goes first (or last).
                         for name in list(plan)[:: 1 if round_ % 2 == 0 else -1]:
-                            _, _, jobs, concurrencies = plan[name]
+                            _, _, jobs, concurrencies, _ = plan[name]
                             if job not in jobs or concurrency not in concurrencies:
                                 continue
                             pid, port = running[name]
