@@ -1,5 +1,6 @@
 """Log lines that a client cannot forge, and Python warnings that come out in the log's own format."""
 
+import io
 import json
 import logging
 import os
@@ -8,7 +9,7 @@ import sys
 
 import pytest
 
-from app.observability.logs import RequestIdFilter, TextFormatter, escape_controls
+from app.observability.logs import LineHandler, RecordMaker, RequestIdFilter, TextFormatter, escape_controls
 
 
 @pytest.fixture
@@ -65,3 +66,34 @@ def test_json_log_warnings_come_out_as_json():
     records = [json.loads(line) for line in lines]  # every line is JSON
     [warning] = [r for r in records if r["logger"] == "py.warnings"]
     assert "a torch-like warning" in warning["message"]
+
+
+def test_record_maker_makes_the_record_logger_info_makes():
+    logger = logging.getLogger("app.access")
+    fields = {"request_id": "abc", "path": "/x\n", "status": 200}
+    made = RecordMaker(logger, "GET %s %d")(("/x\n", 200), dict(fields))
+    logged = logger.makeRecord(
+        logger.name,
+        logging.INFO,
+        "(unknown file)",
+        0,
+        "GET %s %d",
+        ("/x\n", 200),
+        None,
+        "(unknown function)",
+        dict(fields),
+    )
+    made.created, made.msecs, made.relativeCreated = logged.created, logged.msecs, logged.relativeCreated
+    assert vars(made) == vars(logged)
+    assert list(vars(made)) == list(vars(logged))  # the JSON line's field order too
+    assert TextFormatter().format(made) == TextFormatter().format(logged)
+
+
+def test_line_handler_flushes_every_line():
+    stream = io.StringIO()
+    flushed = []
+    stream.flush = lambda: flushed.append(stream.getvalue())
+    handler = LineHandler(stream)
+    handler.handle(logging.makeLogRecord({"msg": "one"}))
+    handler.handle(logging.makeLogRecord({"msg": "two"}))
+    assert flushed == ["one\n", "one\ntwo\n"]

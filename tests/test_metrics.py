@@ -1,8 +1,10 @@
 from api.helpers import metric_sample as sample
 from api.helpers import upload
 from conftest import make_softmax
+from prometheus_client import CollectorRegistry, Histogram
 
 import models
+from app.observability.metrics import HistogramTally
 
 
 def test_metrics_serves_prometheus_text(client):
@@ -81,3 +83,25 @@ def test_model_info_follows_a_new_version(client, app, model_repository):
     assert sample(client, "model_info", model="mnist", version="2", device="cpu") == 1
     assert sample(client, "model_info", model="mnist", version="1", device="cpu") == 0
     assert sample(client, "model_load_duration_seconds", model="mnist", version="2") > 0
+
+
+def test_histogram_tally_publishes_what_observing_each_value_gives():
+    registry = CollectorRegistry()
+    buckets = (0.001, 0.01, 0.1)
+    tallied = Histogram("tallied_seconds", "t", ["route"], buckets=buckets, registry=registry)
+    observed = Histogram("observed_seconds", "o", ["route"], buckets=buckets, registry=registry)
+    tally = HistogramTally(tallied)
+    amounts = [0.0, 0.001, 0.0011, 0.01, 0.5, 0.1, 7.0]
+    for amount in amounts:
+        tally.labels("/x").observe(amount)
+        observed.labels("/x").observe(amount)
+    tally.publish()
+    tally.publish()  # nothing new: adds nothing
+
+    def samples(name):
+        [family] = [m for m in registry.collect() if m.name == name]
+        return [
+            (s.name.removeprefix(name), s.labels, s.value) for s in family.samples if "created" not in s.name
+        ]
+
+    assert samples("tallied_seconds") == samples("observed_seconds")

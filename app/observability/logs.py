@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -60,6 +61,8 @@ class JsonFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__()
         self._seconds = _SecondsText(time.gmtime, "%Y-%m-%dT%H:%M:%S")
+        # json.dumps(line, default=str) builds an encoder for every call; this one is built once.
+        self._encode = json.JSONEncoder(default=str).encode
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -74,7 +77,7 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return self._encode(line)
 
     def _timestamp(self, created: float) -> str:
         return f"{self._seconds.text(created)}.{int(created % 1 * 1000):03d}Z"
@@ -93,7 +96,8 @@ _CONTROL_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7
 
 
 def escape_controls(text: str) -> str:
-    return text.translate(_CONTROL_ESCAPES)
+    # Every character escaped is unprintable, and most lines hold none: one C-speed scan settles those.
+    return text if text.isprintable() else text.translate(_CONTROL_ESCAPES)
 
 
 class TextFormatter(logging.Formatter):
@@ -113,13 +117,71 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         record.message = record.getMessage()
-        record.asctime = self.formatTime(record)
+        record.asctime = self.default_msec_format % (self._seconds.text(record.created), record.msecs)
+        line = escape_controls(self._fmt % record.__dict__)  # formatMessage's work, without its 3 calls
+        if not (record.exc_info or record.stack_info):
+            return line
         details = [self.formatException(record.exc_info)] if record.exc_info else []
         if record.stack_info:
             details.append(record.stack_info)
-        lines = [escape_controls(self.formatMessage(record))]
+        lines = [line]
         lines += ["    " + escape_controls(line) for text in details for line in text.splitlines()]
         return "\n".join(lines)
+
+
+class LineHandler(logging.StreamHandler):
+    """A StreamHandler that writes and flushes each line under the one lock ``handle`` already holds.
+
+    StreamHandler.emit flushes through ``self.flush()``, which takes the handler's lock a second time.
+    Each line is still written and flushed before ``emit`` returns, so a crash loses none.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = self.stream
+            stream.write(self.format(record) + self.terminator)
+            stream.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+
+class RecordMaker:
+    """INFO records of one logger and one message, the same as ``logger.info(msg, *args, extra=...)`` makes.
+
+    ``LogRecord.__init__`` works out a dozen attributes that never change for a given logger, level and
+    message (level name, file and module, thread, process: see the top of this module); they are worked out
+    once here and copied, and only the time, the arguments and the extra fields are new. Used where a
+    line is logged for every request. ``enabled`` is False where the copy would not match what the
+    logging module makes (a record factory set by someone else, Python 3.12's task names), and the
+    caller then logs as usual.
+    """
+
+    def __init__(self, logger: logging.Logger, msg: str) -> None:
+        self.logger = logger
+        made = logger.makeRecord(
+            logger.name, logging.INFO, "(unknown file)", 0, msg, (), None, "(unknown function)"
+        )
+        self._template = vars(made)
+        self._exact = sys.version_info < (3, 12) and not logging._srcfile
+
+    @property
+    def enabled(self) -> bool:
+        return self._exact and logging.getLogRecordFactory() is logging.LogRecord
+
+    def __call__(self, args: tuple, fields: dict[str, Any]) -> logging.LogRecord:
+        created = time.time()  # as LogRecord.__init__ (3.10, 3.11) works out created, msecs, relativeCreated
+        record = logging.LogRecord.__new__(logging.LogRecord)
+        record.__dict__ = {
+            **self._template,
+            "args": args,
+            "created": created,
+            "msecs": int((created - int(created)) * 1000) + 0.0,
+            "relativeCreated": (created - logging._startTime) * 1000,
+            **fields,
+        }
+        return record
 
 
 def route_warnings_to_logging() -> None:
@@ -138,7 +200,7 @@ def logging_config(settings: Settings) -> dict[str, Any]:
         "formatters": {"default": formatter},
         "handlers": {
             "default": {
-                "class": "logging.StreamHandler",
+                "class": f"{__name__}.LineHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "default",
                 "filters": ["request_id"],
