@@ -5,9 +5,9 @@ With several uvicorn workers, each is its own process: prometheus-client's multi
 /metrics adds up every worker's. Gauges say how: ``livesum`` adds live workers, ``livemax`` takes the
 largest. Info metrics do not work in that mode, so model info is a gauge with labels, valued 1.
 
-Counts made on every request (requests, predictions, requests in flight, and the request latency
-histogram's buckets) are tallied in plain ints and published to prometheus-client before each scrape
-(and every second with several workers); the other histograms are observed directly.
+What is counted or timed on every request (requests, predictions, requests in flight, and the latency
+histograms' buckets) is tallied in plain ints and published to prometheus-client before each scrape (and
+every second with several workers).
 """
 
 from __future__ import annotations
@@ -33,61 +33,6 @@ from prometheus_client import (
 
 if TYPE_CHECKING:
     from app.core.servables import Servable
-
-# Requests here take from a tenth of a millisecond (JSON) to tens of milliseconds (a batch of images).
-_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-HTTP_REQUESTS = Counter(
-    "http_requests_total",
-    "HTTP requests answered, by method, route template and status.",
-    ["method", "route", "status"],
-)
-HTTP_REQUEST_SECONDS = Histogram(
-    "http_request_duration_seconds",
-    "Time from request start to response end, by method, route and status.",
-    ["method", "route", "status"],
-    buckets=_LATENCY_BUCKETS,
-)
-HTTP_IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being handled now.", multiprocess_mode="livesum")
-INFERENCE_SECONDS = Histogram(
-    "model_inference_duration_seconds",
-    "Time spent in the model's forward pass, per request, by model and version.",
-    ["model", "version"],
-    buckets=_LATENCY_BUCKETS,
-)
-PREDICTIONS = Counter(
-    "model_predictions_total",
-    "Predictions made, by model, version and predicted class.",
-    ["model", "version", "label"],
-)
-MODEL_LOAD_SECONDS = Gauge(
-    "model_load_duration_seconds",
-    "Time the serving checkpoint of each model version took to load.",
-    ["model", "version"],
-    multiprocess_mode="livemax",
-)
-MODEL_INFO = Gauge(
-    "model_info",
-    "1 for each model version serving now (0 for one that served before and was unloaded or replaced).",
-    ["model", "version", "device"],
-    multiprocess_mode="livemax",
-)
-MODEL_LOAD_FAILURES = Counter(
-    "model_load_failures_total",
-    "Checkpoint files refused (unreadable, corrupt, wrong shapes, NaN weights, ...), by model and version.",
-    ["model", "version"],
-)
-GRPC_HANDLED = Counter(
-    "grpc_server_handled_total",
-    "gRPC calls answered, by service, method and status code.",
-    ["grpc_service", "grpc_method", "grpc_code"],
-)
-GRPC_HANDLING_SECONDS = Histogram(
-    "grpc_server_handling_seconds",
-    "Time from a gRPC call's start to its answer, by service and method.",
-    ["grpc_service", "grpc_method"],
-    buckets=_LATENCY_BUCKETS,
-)
 
 
 class CounterTally:
@@ -170,16 +115,78 @@ class HistogramTally:
                 pending.sum = 0.0
 
 
+# Requests here take from a tenth of a millisecond (JSON) to tens of milliseconds (a batch of images).
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total",
+    "HTTP requests answered, by method, route template and status.",
+    ["method", "route", "status"],
+)
+HTTP_REQUEST_SECONDS = HistogramTally(
+    Histogram(
+        "http_request_duration_seconds",
+        "Time from request start to response end, by method, route and status.",
+        ["method", "route", "status"],
+        buckets=_LATENCY_BUCKETS,
+    )
+)
+HTTP_IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being handled now.", multiprocess_mode="livesum")
+INFERENCE_SECONDS = HistogramTally(
+    Histogram(
+        "model_inference_duration_seconds",
+        "Time spent in the model's forward pass, per request, by model and version.",
+        ["model", "version"],
+        buckets=_LATENCY_BUCKETS,
+    )
+)
+PREDICTIONS = Counter(
+    "model_predictions_total",
+    "Predictions made, by model, version and predicted class.",
+    ["model", "version", "label"],
+)
+MODEL_LOAD_SECONDS = Gauge(
+    "model_load_duration_seconds",
+    "Time the serving checkpoint of each model version took to load.",
+    ["model", "version"],
+    multiprocess_mode="livemax",
+)
+MODEL_INFO = Gauge(
+    "model_info",
+    "1 for each model version serving now (0 for one that served before and was unloaded or replaced).",
+    ["model", "version", "device"],
+    multiprocess_mode="livemax",
+)
+MODEL_LOAD_FAILURES = Counter(
+    "model_load_failures_total",
+    "Checkpoint files refused (unreadable, corrupt, wrong shapes, NaN weights, ...), by model and version.",
+    ["model", "version"],
+)
+GRPC_HANDLED = Counter(
+    "grpc_server_handled_total",
+    "gRPC calls answered, by service, method and status code.",
+    ["grpc_service", "grpc_method", "grpc_code"],
+)
+GRPC_HANDLING_SECONDS = HistogramTally(
+    Histogram(
+        "grpc_server_handling_seconds",
+        "Time from a gRPC call's start to its answer, by service and method.",
+        ["grpc_service", "grpc_method"],
+        buckets=_LATENCY_BUCKETS,
+    )
+)
+
+
 REQUESTS_IN_FLIGHT = GaugeTally(HTTP_IN_FLIGHT)
 REQUEST_COUNTS = CounterTally(HTTP_REQUESTS)  # by (method, route, status)
 PREDICTION_COUNTS = CounterTally(PREDICTIONS)  # by (model, version, label)
 RPC_COUNTS = CounterTally(GRPC_HANDLED)  # by (service, method, code)
-REQUEST_LATENCY = HistogramTally(HTTP_REQUEST_SECONDS)  # by (method, route, status)
 
 
 def publish_tallies() -> None:
     """Hand the tallies to prometheus-client: before each scrape, and see worker_metrics()."""
-    for tally in (REQUESTS_IN_FLIGHT, REQUEST_COUNTS, PREDICTION_COUNTS, RPC_COUNTS, REQUEST_LATENCY):
+    tallies = (REQUESTS_IN_FLIGHT, REQUEST_COUNTS, PREDICTION_COUNTS, RPC_COUNTS)
+    for tally in (*tallies, HTTP_REQUEST_SECONDS, INFERENCE_SECONDS, GRPC_HANDLING_SECONDS):
         tally.publish()
 
 

@@ -21,7 +21,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.observability.logs import RecordMaker, request_id_var
-from app.observability.metrics import REQUEST_COUNTS, REQUEST_LATENCY, REQUESTS_IN_FLIGHT
+from app.observability.metrics import HTTP_REQUEST_SECONDS, REQUEST_COUNTS, REQUESTS_IN_FLIGHT
 
 access_log = logging.getLogger("app.access")
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class ObservabilityMiddleware:
         series = self._series.get(key)
         if series is None:
             labels = (method, route, str(status))
-            series = self._series[key] = labels, REQUEST_LATENCY.labels(*labels)
+            series = self._series[key] = labels, HTTP_REQUEST_SECONDS.labels(*labels)
         return series
 
     def _log(
