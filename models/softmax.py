@@ -48,8 +48,12 @@ class SoftmaxRegression(nn.Module):
 
     def __init__(self, config: MnistConfig | None = None) -> None:
         super().__init__()
-        self.config = config or MnistConfig()
-        self.linear = nn.Linear(self.config.in_features, self.config.num_classes)
+        self.config = cfg = config or MnistConfig()
+        self.linear = nn.Linear(cfg.in_features, cfg.num_classes)
+        # Worked out once from the frozen config, not per batch.
+        self._image_shapes = ((cfg.in_features,), (cfg.image_size, cfg.image_size))  # [N, 784] or [N, 28, 28]
+        self._pixel_factor = 1 / (cfg.pixel_scale * cfg.std)  # (x / scale - mean) / std = x * factor + offset
+        self._pixel_offset = -cfg.mean / cfg.std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear(x)
@@ -57,35 +61,37 @@ class SoftmaxRegression(nn.Module):
     def preprocess(self, pixels: torch.Tensor) -> torch.Tensor:
         """Raw 0..255 pixels, [N, 28, 28] or [N, 784], any real dtype -> normalized [N, 784] float32
         on the model's device. Training and serving both go through here, so they cannot drift."""
-        size, cfg = self.config.in_features, self.config
-        image_shapes = ((size,), (cfg.image_size, cfg.image_size))  # [N, 784] or [N, 28, 28]
-        if pixels.dim() < 2 or pixels.shape[0] == 0 or pixels.shape[1:] not in image_shapes:
+        shape = pixels.shape
+        if len(shape) < 2 or shape[0] == 0 or shape[1:] not in self._image_shapes:
+            cfg = self.config
             raise InvalidInputError(
-                f"expected a batch of {cfg.image_size}x{cfg.image_size} = {size} pixel images, "
-                f"got shape {list(pixels.shape)}"
+                f"expected a batch of {cfg.image_size}x{cfg.image_size} = {cfg.in_features} pixel images, "
+                f"got shape {list(shape)}"
             )
         # Checked where the pixels arrive (the host, when serving), before the copy to the device.
-        if pixels.dtype != torch.uint8:
+        if pixels.dtype is not torch.uint8:
             if not bool(torch.isfinite(pixels).all()):
                 raise InvalidInputError("pixel values must be finite numbers (no NaN or infinity)")
-            if bool((pixels < 0).any()) or bool((pixels > cfg.pixel_scale).any()):
-                raise InvalidInputError(f"pixel values must lie in 0..{cfg.pixel_scale:g}")
+            scale = self.config.pixel_scale
+            if bool((pixels < 0).any()) or bool((pixels > scale).any()):
+                raise InvalidInputError(f"pixel values must lie in 0..{scale:g}")
         # non_blocking: no stream sync for the copy (from pageable memory CUDA stages it before returning,
         # so the source may be freed at once); the one sync per batch is the caller's read-back.
-        x = pixels.reshape(pixels.shape[0], size)
-        if not (x.is_cpu and self.linear.weight.is_cpu):  # on the CPU the copy would be a no-op call
-            x = x.to(self.linear.weight.device, non_blocking=True)
+        x = pixels if len(shape) == 2 else pixels.reshape(shape[0], -1)
+        weight = self.linear.weight
+        if not (x.is_cpu and weight.is_cpu):  # on the CPU the copy would be a no-op call
+            x = x.to(weight.device, non_blocking=True)
         # After the copy: uint8 pixels cross the bus at a quarter of the size. Other pixels become float32
         # first, so every input is normalised with float32 arithmetic.
-        if x.dtype != torch.uint8:
-            x = x.to(torch.float32)
+        if x.dtype is not torch.uint8:
+            x = x.float()
         # (x / scale - mean) / std as a multiply into a new float32 tensor (uint8 promotes), then an add in
         # place on it: two ops on the serving hot path, and the caller's tensor is never written to.
-        return x.mul(1 / (cfg.pixel_scale * cfg.std)).add_(-cfg.mean / cfg.std)
+        return x.mul(self._pixel_factor).add_(self._pixel_offset)
 
     def predict_proba(self, pixels: torch.Tensor) -> torch.Tensor:
         """Raw pixels -> [N, 10] class probabilities."""
-        return torch.softmax(self(self.preprocess(pixels)), dim=-1)
+        return self(self.preprocess(pixels)).softmax(-1)
 
     def explain(self, pixels: torch.Tensor, top: int = 2) -> Explanation:
         """Raw pixels -> each pixel's share of the logits of the ``top`` most probable digits (the predicted

@@ -1,0 +1,180 @@
+"""LogisticRegression's serving path gives bit-identical results to its plain formulas (issue 16)."""
+
+import math
+
+import pytest
+import torch
+
+from models import InvalidInputError, LogisticConfig, LogisticRegression
+
+FLOAT64_MAX = torch.finfo(torch.float64).max
+TOY_X = [[1, 2], [2, 3], [3, 1], [4, 3], [5, 3], [6, 2]]  # the tutorial's set, as ints
+
+CONFIGS = {
+    "plain": LogisticConfig(),
+    "standardized": LogisticConfig(mean=(3.5, 2.3), std=(1.7, 0.8)),
+    "tiny_std": LogisticConfig(mean=(-2.0, 1e10), std=(1e-3, 1e-200)),
+    "one_feature": LogisticConfig(in_features=1, feature_names=("x",)),
+    "five_standardized": LogisticConfig(
+        in_features=5,
+        feature_names=tuple("abcde"),
+        mean=(0.0, 1.0, -1.0, 1e5, 3.0),
+        std=(1.0, 2.0, 0.5, 1e3, 7.0),
+    ),
+}
+
+
+def reference_rows(rows):
+    """The batch as torch.tensor makes it from nested lists."""
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+def reference_preprocess(model, features):
+    config = model.config
+    x = features.to(torch.float64)
+    if config.standardized:
+        mean = torch.tensor(config.mean, dtype=torch.float64)
+        std = torch.tensor(config.std, dtype=torch.float64)
+        x = ((x - mean) / std).clamp(-FLOAT64_MAX, FLOAT64_MAX)
+    return x
+
+
+def reference_logits(model, x):
+    scale = x.abs().amax(dim=-1, keepdim=True).clamp(min=1.0)
+    weight_t = model.linear.weight.to(torch.float64).T
+    bias = model.linear.bias.to(torch.float64)
+    return (x / scale) @ weight_t * scale + bias
+
+
+def reference_proba(model, features):
+    """P(y=1) by the formulas as first written: new tensors at every step, no caches."""
+    logits = reference_logits(model, reference_preprocess(model, features))
+    return torch.sigmoid(logits).squeeze(-1).to(torch.float32)
+
+
+def model_for(config, weight_scale, seed):
+    torch.manual_seed(seed)
+    model = LogisticRegression(config)
+    with torch.no_grad():
+        model.linear.weight.mul_(weight_scale)
+        model.linear.bias.mul_(weight_scale)
+    return model.eval().requires_grad_(False)
+
+
+def edge_rows(width, seed):
+    """Random rows at every magnitude, and the values that break naive arithmetic."""
+    generator = torch.Generator().manual_seed(seed)
+    special = [0.0, -0.0, 1.0, -1.0, 0.5, 5e-324, -5e-324, 1e-300, 1e300, -1e300, FLOAT64_MAX, -FLOAT64_MAX]
+    special += [FLOAT64_MAX * 0.999, -FLOAT64_MAX * 0.999, 3e38, -3e38, 1e308, -1e308, 2.0**53 + 1]
+    rows = [[value] * width for value in special]
+    rows += [[special[(i * 7 + j * 3) % len(special)] for j in range(width)] for i in range(40)]
+    for exponent in (-300, -20, -3, 0, 1, 3, 20, 150, 300, 307):
+        rows += (torch.randn(8, width, generator=generator, dtype=torch.float64) * 10.0**exponent).tolist()
+    return rows
+
+
+def batches(rows):
+    """Every row alone, and runs of several batch sizes."""
+    yield from ([row] for row in rows)
+    for size in (2, 3, 7, 64):
+        yield from (rows[i : i + size] for i in range(0, len(rows), size))
+
+
+def served(model, rows):
+    """What the servable computes from JSON rows."""
+    with torch.inference_mode():
+        batch = model.batch(model.config.feature_rows(rows))
+        return model.predict_proba(model.preprocess(batch, known_finite=True))
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+@pytest.mark.parametrize("weight_scale", [1.0, 1e3, 1e-3])
+def test_logistic_predict_proba_is_bit_identical_to_the_formulas(name, weight_scale):
+    config = CONFIGS[name]
+    model = model_for(config, weight_scale, seed=len(name))
+    for rows in batches(edge_rows(config.in_features, seed=3)):
+        expected = reference_proba(model, reference_rows(rows))
+        got = served(model, rows)
+        assert got.dtype == torch.float32
+        assert got.shape == (len(rows),)
+        assert torch.equal(got, expected), rows
+        assert model.labels(got).tolist() == [int(p >= config.threshold) for p in expected.tolist()]
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_logistic_preprocess_and_logits_are_bit_identical_to_the_formulas(name):
+    config = CONFIGS[name]
+    model = model_for(config, 1e3, seed=7)
+    for rows in batches(edge_rows(config.in_features, seed=8)):
+        with torch.inference_mode():
+            inputs = model.preprocess(model.batch(rows), known_finite=True)
+            logits = model.logits(inputs)
+        expected = reference_preprocess(model, reference_rows(rows))
+        assert torch.equal(inputs, expected), rows
+        assert torch.equal(logits, reference_logits(model, expected)), rows
+
+
+@pytest.mark.parametrize("name", ["plain", "standardized"])
+def test_logistic_toy_set_is_bit_identical_to_the_formulas(name):
+    model = model_for(CONFIGS[name], 1.0, seed=0)
+    assert torch.equal(served(model, TOY_X), reference_proba(model, reference_rows(TOY_X)))
+    for row in TOY_X:
+        assert torch.equal(served(model, [row]), reference_proba(model, reference_rows([row])))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_logistic_tensor_input_is_bit_identical_and_left_unchanged(dtype):
+    model = model_for(CONFIGS["standardized"], 1.0, seed=1)
+    rows = edge_rows(2, seed=4)
+    if dtype == torch.float32:  # float32 holds up to 3.4e38
+        rows = [row for row in rows if all(abs(value) <= 3e38 for value in row)]
+    features = reference_rows(rows).to(dtype)
+    before = features.clone()
+    with torch.inference_mode():
+        got = model.predict_proba(model.preprocess(features))
+    assert torch.equal(got, reference_proba(model, features))
+    assert torch.equal(features, before)
+
+
+def test_logistic_predict_proba_outside_inference_mode_matches_the_formulas():
+    model = model_for(CONFIGS["plain"], 1e3, seed=2)
+    features = reference_rows(edge_rows(2, seed=5))
+    assert torch.equal(model.predict_proba(model.preprocess(features)), reference_proba(model, features))
+
+
+def test_logistic_float64_parameters_follow_a_weight_change():
+    model = model_for(CONFIGS["plain"], 1.0, seed=3)
+    features = reference_rows(TOY_X)
+    with torch.inference_mode():
+        model.predict_proba(features)  # caches the float64 copies
+    with torch.no_grad():
+        model.linear.weight.mul_(-2.0)
+    with torch.inference_mode():
+        assert torch.equal(model.predict_proba(features), reference_proba(model, features))
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_logistic_batch_equals_torch_tensor_of_the_rows(name):
+    config = CONFIGS[name]
+    rows = [*edge_rows(config.in_features, seed=6), [1] * config.in_features, [True] * config.in_features]
+    for part in batches(rows):
+        got = LogisticRegression(config).batch(part)
+        assert got.dtype == torch.float64
+        assert torch.equal(got, reference_rows(part))
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_logistic_batch_non_finite_value_is_invalid(bad):
+    with pytest.raises(InvalidInputError, match="must be finite"):
+        LogisticRegression().batch([[1.0, 2.0], [3.0, bad]])
+
+
+@pytest.mark.parametrize("rows", [[], [[1.0, 2.0], [3.0]], [[1.0, 2.0, 3.0], [4.0]]])
+def test_logistic_batch_wrong_shape_is_invalid(rows):
+    with pytest.raises((InvalidInputError, ValueError)):
+        LogisticRegression().batch(rows)
+
+
+def test_logistic_batch_huge_integer_is_invalid():
+    with pytest.raises((InvalidInputError, OverflowError)):
+        LogisticRegression().batch([[10**400, 1.0]])
