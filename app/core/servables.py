@@ -31,6 +31,12 @@ from models.explanation import Explanation
 ANY = -1  # a dimension of any size: the batch
 
 
+def inference_mode() -> torch._C._InferenceMode:
+    """``torch.inference_mode()``'s own guard, entered without its Python wrapper: the same mode, about two
+    microseconds less per request (the wrapper's __new__, __init__, __enter__ and __exit__)."""
+    return torch._C._InferenceMode(True)
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     name: str
@@ -142,7 +148,7 @@ class LogisticServable(Servable):
     def infer(self, batch: torch.Tensor) -> tuple[list[float], list[int]]:
         model = self.model
         started = time.perf_counter()
-        with torch.inference_mode():
+        with inference_mode():
             # prepare() has checked the batch: the model's own scan for NaN is not run twice.
             probabilities = model.predict_proba(model.preprocess(batch, known_finite=True))
             probabilities = (probabilities if probabilities.is_cpu else probabilities.cpu()).tolist()
@@ -160,7 +166,7 @@ class LogisticServable(Servable):
         """As ``infer``, with each feature's exact share of the logit."""
         model = self.model
         started = time.perf_counter()
-        with torch.inference_mode():
+        with inference_mode():
             explanation = model.explain(batch, known_finite=True)
             probabilities = torch.sigmoid(explanation.logits).squeeze(-1).float().cpu().tolist()
         self._seconds.observe(time.perf_counter() - started)
@@ -196,7 +202,7 @@ class DigitServable(Servable):
 
     def infer(self, batch: torch.Tensor) -> tuple[list[int], list[list[float]]]:
         started = time.perf_counter()
-        with torch.inference_mode():
+        with inference_mode():
             probabilities = self.model.predict_proba(batch)
         self._seconds.observe(time.perf_counter() - started)
         rows = (probabilities if probabilities.is_cpu else probabilities.cpu()).tolist()
@@ -212,7 +218,7 @@ class DigitServable(Servable):
     def explain(self, batch: torch.Tensor) -> tuple[list[int], list[list[float]], Explanation]:
         """As ``infer``, with every pixel's exact share of the two most probable digits' logits."""
         started = time.perf_counter()
-        with torch.inference_mode():
+        with inference_mode():
             explanation = self.model.explain(batch)
             probabilities = torch.softmax(explanation.logits, dim=-1).cpu()
         self._seconds.observe(time.perf_counter() - started)
