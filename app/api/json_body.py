@@ -54,8 +54,9 @@ async def read_json(request: Request, model: type[Model]) -> Model:
     content_type = request.headers.get("content-type")
     if not _is_json_media_type(content_type):
         raise not_a_json_body(content_type)
-    if (least_instances := getattr(model, "least_instances", None)) is not None:
-        limit = request.app.state.settings.max_batch_size
+    limit = request.app.state.settings.max_batch_size
+    # Each instance takes a byte of punctuation at least: a body of no more bytes than the limit fits.
+    if len(body) > limit and (least_instances := getattr(model, "least_instances", None)) is not None:
         if (count := least_instances(body)) > limit:
             raise PayloadTooLargeError(f"batch of at least {count} instances exceeds the limit of {limit}")
         most = limit * MOST_VALUES_PER_INSTANCE

@@ -16,4 +16,5 @@ class ModelResponse(JSONResponse):
 
     def render(self, content: BaseModel) -> bytes:
         # exclude_none: the optional parts of a prediction (include=...) appear only when asked for.
-        return content.model_dump_json(exclude_none=True).encode()
+        # The serializer's own bytes: model_dump_json would decode them to a str, and render encode it back.
+        return content.__pydantic_serializer__.to_json(content, exclude_none=True)
