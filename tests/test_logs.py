@@ -68,7 +68,17 @@ def test_json_log_warnings_come_out_as_json():
     assert "a torch-like warning" in warning["message"]
 
 
-def test_record_maker_makes_the_record_logger_info_makes():
+@pytest.fixture
+def record_factory():
+    """The logging module's own record factory for the test: importing ray (as collecting the Ray tests
+    does) installs another."""
+    factory = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(logging.LogRecord)
+    yield
+    logging.setLogRecordFactory(factory)
+
+
+def test_record_maker_makes_the_record_logger_info_makes(record_factory):
     logger = logging.getLogger("app.access")
     fields = {"request_id": "abc", "path": "/x\n", "status": 200}
     made = RecordMaker(logger, "GET %s %d")(("/x\n", 200), dict(fields))
@@ -87,6 +97,13 @@ def test_record_maker_makes_the_record_logger_info_makes():
     assert vars(made) == vars(logged)
     assert list(vars(made)) == list(vars(logged))  # the JSON line's field order too
     assert TextFormatter().format(made) == TextFormatter().format(logged)
+
+
+def test_record_maker_is_off_with_another_record_factory(record_factory):
+    maker = RecordMaker(logging.getLogger("app.access"), "GET %s %d")
+    assert maker.enabled
+    logging.setLogRecordFactory(lambda *args, **kwargs: logging.LogRecord(*args, **kwargs))
+    assert not maker.enabled
 
 
 def test_line_handler_flushes_every_line():

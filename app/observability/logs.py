@@ -160,7 +160,9 @@ class RecordMaker:
 
     def __init__(self, logger: logging.Logger, msg: str) -> None:
         self.logger = logger
-        made = logger.makeRecord(
+        # LogRecord itself, not logger.makeRecord: the template must not carry what another record
+        # factory adds (Ray's adds a timestamp of its own); with such a factory set, ``enabled`` is False.
+        made = logging.LogRecord(
             logger.name, logging.INFO, "(unknown file)", 0, msg, (), None, "(unknown function)"
         )
         self._template = vars(made)
