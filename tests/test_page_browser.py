@@ -180,6 +180,28 @@ def test_upload_error_detail_is_shown_and_nothing_stale(page, base_url):
     expect(page.locator("#digit")).to_have_text("–")
 
 
+def test_upload_wins_over_a_drawing_encoded_after_it(page, base_url):
+    # The drawing's PNG is encoded asynchronously; here it takes a second, so its request goes out after
+    # the upload's. The upload came later, so its answer is the one shown.
+    page.evaluate(
+        """() => {
+            const toBlob = HTMLCanvasElement.prototype.toBlob;
+            HTMLCanvasElement.prototype.toBlob = function (callback, ...rest) {
+                toBlob.call(this, (blob) => setTimeout(() => callback(blob), 1000), ...rest);
+            };
+        }"""
+    )
+    draw_seven(page)
+    page.mouse.up()
+    page.locator("#upload").set_input_files({"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hi"})
+    expect(page.locator("#digit-error")).to_have_text(
+        "422: file 'notes.txt' is not an image that can be read"
+    )
+    page.wait_for_timeout(2500)  # every delayed drawing has been answered by now
+    expect(page.locator("#digit-caption")).to_have_text("Could not read notes.txt.")
+    expect(page.locator("#digit")).to_have_text("–")
+
+
 def test_logistic_curve_marks_the_input(page, base_url):
     expected = httpx.post(
         f"{base_url}/predict/logistic", params={"include": "explanation"}, json={"features": [4.5, 3.0]}

@@ -166,8 +166,8 @@ function setUpDigitPad() {
     showError(error, null);
   };
 
-  const send = (file, name, source, failure) => {
-    const id = ++issued;
+  // ``id`` orders the answers: taken when the prediction is asked for, so a later upload or clear wins.
+  const send = (file, name, source, failure, id = ++issued) => {
     const form = new FormData();
     form.append("file", file, name);
     return callApi(MNIST_PREDICT, { method: "POST", body: form })
@@ -178,7 +178,9 @@ function setUpDigitPad() {
   let inked = false;
   const predictDrawing = () => {
     if (!inked) return;
-    pad.toBlob((blob) => send(blob, "drawing.png", "from your drawing", "Draw a digit on the black square."));
+    // Numbered now: toBlob calls back later (much later on a busy machine), maybe after an upload began.
+    const id = ++issued;
+    pad.toBlob((blob) => send(blob, "drawing.png", "from your drawing", "Draw a digit on the black square.", id));
   };
 
   // Throttle: one request now, then at most one per interval, and always one after the last stroke.
