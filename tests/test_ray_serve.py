@@ -42,13 +42,26 @@ def ray_settings(model_repository: Path) -> Settings:
     )
 
 
+def _start_ray(attempts: int = 3) -> None:
+    """A private one-node cluster ("local": even where RAY_ADDRESS or another running Ray would be found and
+    joined). On a busy machine a node process now and then misses Ray's fixed start-up wait ("Timed out
+    waiting for file ..."), so a failed start is tried again from scratch."""
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(address="local", num_cpus=2, include_dashboard=False)
+            return
+        except RuntimeError:
+            ray.shutdown()
+            if attempt == attempts:
+                raise
+
+
 @pytest.fixture
 def ray_url(ray_settings: Settings):
     from app.ray_serve import RaySettings, build
 
     port = _free_port()
-    # "local": a private cluster even where RAY_ADDRESS or another running Ray would be found and joined.
-    ray.init(address="local", num_cpus=2, include_dashboard=False)
+    _start_ray()
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         serve.run(build(RaySettings(replicas=2, num_cpus=0.5), ray_settings))
