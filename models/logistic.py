@@ -186,8 +186,8 @@ class LogisticRegression(nn.Module):
 
     def batch(self, rows: list[list[float]]) -> torch.Tensor:
         """Instances as value lists (``LogisticConfig.feature_rows``) -> a checked float64 [N, in_features]
-        batch. The same checks as ``check``, with finiteness read from the Python floats: cheaper than
-        two tensor ops for a few values."""
+        batch. The same checks as ``check``, with finiteness read from the Python floats when they are
+        plain numbers: cheaper than two tensor ops for a few values."""
         width = self.config.in_features
         if rows and all(len(row) == width for row in rows):
             # The values packed as C doubles (what torch.tensor stores too), the tensor made on that
@@ -200,13 +200,10 @@ class LogisticRegression(nn.Module):
                 if not all(map(math.isfinite, values)):
                     raise InvalidInputError(_NOT_FINITE)
                 return torch.frombuffer(values, dtype=torch.float64).view(len(rows), width)
-        try:
-            finite = all(math.isfinite(value) for row in rows for value in row)
-        except (TypeError, OverflowError):  # not plain numbers: the tensor check below decides
-            finite = False
-        # float64: float32 would turn 1e300 into infinity.
+        # Empty, ragged or not plain numbers: torch.tensor and check give the error. float64: float32 would
+        # turn 1e300 into infinity.
         features = torch.tensor(rows, dtype=torch.float64)
-        self.check(features, known_finite=finite)
+        self.check(features)
         return features
 
     def check(self, features: torch.Tensor, *, known_finite: bool = False) -> None:
