@@ -12,7 +12,7 @@ from models.errors import (
     ModelError,
     ShapeMismatchError,
 )
-from models.logistic import LogisticConfig, LogisticRegression
+from models.logistic import FrozenLogistic, LogisticConfig, LogisticRegression
 from models.softmax import MnistConfig, SoftmaxRegression
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "CheckpointNotFoundError",
     "CheckpointTooLargeError",
     "DeviceUnavailableError",
+    "FrozenLogistic",
     "InvalidInputError",
     "LogisticConfig",
     "LogisticRegression",

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import torch
 
 from app.observability.metrics import INFERENCE_SECONDS, PREDICTION_COUNTS
-from models import Checkpoint, LogisticRegression, SoftmaxRegression
+from models import Checkpoint, FrozenLogistic, LogisticRegression, SoftmaxRegression
 from models.explanation import Explanation
 
 ANY = -1  # a dimension of any size: the batch
@@ -116,6 +116,7 @@ class LogisticServable(Servable):
     def __init__(self, name: str, version: str, checkpoint: Checkpoint) -> None:
         super().__init__(name, version, checkpoint)
         self._labels = [(name, version, str(label)) for label in (0, 1)]
+        self._probabilities = FrozenLogistic(self.model)  # the parameters are final: a servable is read-only
 
     def make_signature(self) -> Signature:
         return Signature(
@@ -146,12 +147,10 @@ class LogisticServable(Servable):
         return inputs
 
     def infer(self, batch: torch.Tensor) -> tuple[list[float], list[int]]:
-        model = self.model
         started = time.perf_counter()
         with inference_mode():
             # prepare() has checked the batch: the model's own scan for NaN is not run twice.
-            probabilities = model.predict_proba(model.preprocess(batch, known_finite=True))
-            probabilities = (probabilities if probabilities.is_cpu else probabilities.cpu()).tolist()
+            probabilities = self._probabilities(batch)
         self._seconds.observe(time.perf_counter() - started)
         threshold = self.config.threshold
         labels = [int(p >= threshold) for p in probabilities]

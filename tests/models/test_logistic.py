@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from models import InvalidInputError, LogisticConfig, LogisticRegression
+from models import FrozenLogistic, InvalidInputError, LogisticConfig, LogisticRegression
 
 FLOAT64_MAX = torch.finfo(torch.float64).max
 TOY_X = [[1, 2], [2, 3], [3, 1], [4, 3], [5, 3], [6, 2]]  # the tutorial's set, as ints
@@ -151,6 +151,49 @@ def test_logistic_float64_parameters_follow_a_weight_change():
         model.linear.weight.mul_(-2.0)
     with torch.inference_mode():
         assert torch.equal(model.predict_proba(features), reference_proba(model, features))
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+@pytest.mark.parametrize("weight_scale", [1.0, 1e3, 1e-3, 1e30])
+def test_frozen_logistic_is_bit_identical_to_the_formulas(name, weight_scale):
+    config = CONFIGS[name]
+    model = model_for(config, weight_scale, seed=len(name) + 1)
+    frozen = FrozenLogistic(model)
+    for rows in batches(edge_rows(config.in_features, seed=9)):
+        with torch.inference_mode():
+            got = frozen(model.batch(rows))
+        assert got == reference_proba(model, reference_rows(rows)).tolist(), rows
+
+
+@pytest.mark.parametrize("count", [FrozenLogistic.MOST_VALUES // 2, FrozenLogistic.MOST_VALUES // 2 + 1])
+def test_frozen_logistic_either_side_of_its_python_float_limit_is_bit_identical(count):
+    model = model_for(CONFIGS["standardized"], 1e3, seed=4)
+    rows = (edge_rows(2, seed=10) * 3)[:count]  # 2 features: count rows hold 2 x count values
+    with torch.inference_mode():
+        got = FrozenLogistic(model)(model.batch(rows))
+    assert got == reference_proba(model, reference_rows(rows)).tolist()
+
+
+def test_frozen_logistic_float32_tensor_is_bit_identical():
+    model = model_for(CONFIGS["standardized"], 1.0, seed=5)
+    rows = [row for row in edge_rows(2, seed=11) if all(abs(value) <= 3e38 for value in row)]
+    features = reference_rows(rows).to(torch.float32)  # as an OIP FP32 input arrives
+    for start in range(0, len(features), 7):
+        part = features[start : start + 7]
+        assert FrozenLogistic(model)(part) == reference_proba(model, part).tolist()
+
+
+@pytest.mark.parametrize("rows", [TOY_X, TOY_X * 50], ids=["few", "many"])
+def test_frozen_logistic_keeps_the_weights_it_was_made_with(rows):
+    model = model_for(CONFIGS["plain"], 1.0, seed=6)
+    features = reference_rows(rows)
+    expected = reference_proba(model, features).tolist()
+    frozen = FrozenLogistic(model)
+    with torch.no_grad():
+        model.linear.weight.mul_(-2.0)
+        model.linear.bias.add_(1.0)
+    assert frozen(features) == expected
+    assert FrozenLogistic(model)(features) == reference_proba(model, features).tolist() != expected
 
 
 @pytest.mark.parametrize("name", CONFIGS)
