@@ -75,19 +75,14 @@ async def read_digits(
     images = [(name, open_image(data, filename=name, max_pixels=max_pixels)) for name, data in files]
 
     def decode_all() -> torch.Tensor:
-        return torch.stack(
-            [
-                decode_digit(
-                    image,
-                    filename=name,
-                    size=size,
-                    invert=invert,
-                    background_is_dark=background_is_dark,
-                    fit=fit,
-                )
-                for name, image in images
-            ]
-        )
+        digits = [
+            decode_digit(
+                image, filename=name, size=size, invert=invert, background_is_dark=background_is_dark, fit=fit
+            )
+            for name, image in images
+        ]
+        # One image, the usual upload: a view of it as a batch of one, not a copy.
+        return digits[0].unsqueeze(0) if len(digits) == 1 else torch.stack(digits)
 
     if all(max(image.size) <= INLINE_SIDE for _, image in images):
         return decode_all()
