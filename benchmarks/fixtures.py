@@ -40,12 +40,19 @@ class Job:
 @dataclass(frozen=True)
 class Fixtures:
     env: dict[str, str]  # SERVE_MODEL_REPOSITORY for ours, SERVE_*_CHECKPOINT for the peers
-    multipart: bytes  # one PNG digit as a multipart/form-data body, part named "file"
+    png: bytes  # one 28x28 PNG digit
+
+    @property
+    def multipart(self) -> bytes:
+        """The PNG as a multipart/form-data body, part named "file"."""
+        return multipart_body(self.png)
 
     @property
     def jobs(self) -> dict[str, Job]:
         return {
             "mnist": Job("mnist", "/predict/mnist", self.multipart, MULTIPART_CONTENT_TYPE),
+            # The same PNG as the whole body (ours only: 423615a and the naive peer take multipart).
+            "mnist-raw": Job("mnist-raw", "/predict/mnist", self.png, "image/png"),
             "logistic": Job("logistic", "/predict/logistic", FEATURES_JSON, "application/json"),
         }
 
@@ -82,5 +89,5 @@ def write_fixtures(folder: Path) -> Fixtures:
             "SERVE_LOGISTIC_CHECKPOINT": str(logistic),
             "SERVE_MNIST_CHECKPOINT": str(mnist),
         },
-        multipart=multipart_body(digit_png()),
+        png=digit_png(),
     )
