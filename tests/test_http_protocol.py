@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import select
 import socket
@@ -12,8 +11,6 @@ from collections.abc import Iterator
 import pytest
 from conftest import served_settings
 from live_server import LiveServer, serve
-from uvicorn.config import Config
-from uvicorn.server import ServerState
 
 from app.http_protocol import ConnectionLimits, GuardedHttpToolsProtocol
 from app.main import create_app
@@ -169,67 +166,3 @@ def test_bodies_in_flight_over_the_memory_limit_are_503(server):
         response = _read_all(second)
     assert _status_and_headers(response)[0] == 503
     assert b"request bodies still arriving hold this worker's limit of 1000000 bytes" in response
-
-
-class _RecordingTransport:
-    """A connection's transport that keeps each write: what the kernel would be handed, call by call."""
-
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def get_extra_info(self, name: str) -> object:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(name)
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-
-def _writes_answering(app) -> list[bytes]:
-    """The transport's writes while ``app`` answers one GET on a connection."""
-    config = Config(app=app, http=LimitedProtocol, lifespan="off", log_level="warning")
-    config.load()
-
-    async def exchange() -> list[bytes]:
-        protocol = LimitedProtocol(config=config, server_state=ServerState(), app_state={})
-        transport = _RecordingTransport()
-        protocol.connection_made(transport)
-        protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        await asyncio.wait_for(protocol.cycle.message_event.wait(), 5)  # set once the answer is complete
-        protocol.connection_lost(None)
-        return transport.writes
-
-    return asyncio.run(exchange())
-
-
-def test_answer_head_and_body_are_one_write():
-    async def app(scope, receive, send):
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
-        await send({"type": "http.response.body", "body": b"ok"})
-
-    [write] = _writes_answering(app)
-    assert write.startswith(b"HTTP/1.1 200 OK\r\n")
-    assert write.endswith(b"content-length: 2\r\n\r\nok")
-
-
-def test_streamed_answer_head_goes_with_its_first_part_only():
-    async def app(scope, receive, send):
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"6")]})
-        for part in (b"ab", b"cd", b"ef"):
-            await send({"type": "http.response.body", "body": part, "more_body": part != b"ef"})
-
-    first, *rest = _writes_answering(app)
-    assert first.endswith(b"\r\n\r\nab")
-    assert rest == [b"cd", b"ef"]
