@@ -21,6 +21,7 @@ SERVER_COMMANDS = {
     "ours": [sys.executable, "-m", "app.cli", "--port", "{port}"],  # digit-serve, every production feature on
     "naive": [sys.executable, "-m", "uvicorn", "benchmarks.peers.naive_server:app", "--port", "{port}"],
     "litserve": [sys.executable, str(ROOT / "benchmarks/peers/litserve_server.py"), "--port", "{port}"],
+    "floor": [sys.executable, "-m", "benchmarks.peers.floor_server", "--port", "{port}"],
 }
 
 

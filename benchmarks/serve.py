@@ -14,7 +14,9 @@ stated in. Servers, all on the same checkpoints and the same 28x28 PNG:
 * ours+batching   ``digit-serve`` with SERVE_BATCHING=true, at the highest concurrency only;
 * baseline        with ``--baseline DIR``: ``digit-serve`` of another checkout of this project (for example
                   ``git worktree add --detach ../wt-base 423615a``), run from its folder with this Python,
-                  on its own committed checkpoints (older checkouts cannot read today's repository).
+                  on its own committed checkpoints (older checkouts cannot read today's repository);
+* floor           with ``--baseline DIR``: benchmarks/peers/floor_server.py, our servables and schemas as a
+                  bare ASGI app under the same uvicorn: no framework, middleware or limits (a bound).
 
 The machine may be shared, so only ratios measured side by side in one run mean anything. Every server
 runs for the whole benchmark (idle, each takes under 1 % of a core), and each cell (job, concurrency) is
@@ -51,6 +53,8 @@ RATIOS = (  # numerator, denominator, job (the numerator's/the denominator's), w
     # One PNG sent the way each takes it best: ours as the raw body, 423615a's as a multipart upload.
     ("ours", "baseline", "mnist-raw/mnist", "issue 16: target >= 1.75"),
     ("ours", "baseline", "logistic", "issue 16: target >= 2.00"),
+    ("floor", "baseline", "mnist-raw/mnist", "no framework: the most a leaner front end could give"),
+    ("floor", "baseline", "logistic", "no framework: the most a leaner front end could give"),
 )
 
 
@@ -126,7 +130,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (default: 10)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--rounds", type=int, default=3, help="the whole plan, repeated (default: 3)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["naive", "litserve", "batching"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["naive", "litserve", "batching", "floor"])
     parser.add_argument("--baseline", type=Path, help="another checkout of this project, served beside ours")
     args = parser.parse_args()
     require_wrk()
@@ -140,6 +144,8 @@ def main() -> None:
         if args.baseline is not None:
             baseline = args.baseline.resolve()
             plan["baseline"] = ("ours", {}, [mnist, logistic], args.concurrency, baseline)
+            if "floor" not in args.skip:
+                plan["floor"] = ("floor", {}, [mnist_raw, logistic], args.concurrency, ROOT)
         if "naive" not in args.skip:
             plan["naive"] = ("naive", {}, [mnist, logistic], args.concurrency, ROOT)
         if "litserve" not in args.skip:
