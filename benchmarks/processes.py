@@ -23,10 +23,17 @@ SERVER_COMMANDS = {
     "litserve": [sys.executable, str(ROOT / "benchmarks/peers/litserve_server.py"), "--port", "{port}"],
     "floor": [sys.executable, "-m", "benchmarks.peers.floor_server", "--port", "{port}"],
 }
+# The same apps under granian (pip install '.[bench]'), configured as uvicorn is; {log_config}: our logging
+# configuration as granian reads one (benchmarks/peers/frameworks.py writes it).
+_GRANIAN = [str(Path(sys.executable).with_name("granian")), "--interface", "asgi", "--host", "127.0.0.1"]
+_GRANIAN += ["--port", "{port}", "--workers", "1", "--loop", "uvloop", "--http", "1", "--no-ws"]
+_GRANIAN += ["--log-config", "{log_config}"]
+SERVER_COMMANDS["ours@granian"] = [*_GRANIAN, "app.main:app"]
+SERVER_COMMANDS["floor@granian"] = [*_GRANIAN, "benchmarks.peers.floor_server:app"]
 
 
-def server_argv(name: str, port: int) -> list[str]:
-    return [part.format(port=port) for part in SERVER_COMMANDS[name]]
+def server_argv(name: str, port: int, log_config: Path | None = None) -> list[str]:
+    return [part.format(port=port, log_config=log_config) for part in SERVER_COMMANDS[name]]
 
 
 def _parents() -> dict[int, int]:

@@ -16,7 +16,8 @@ stated in. Servers, all on the same checkpoints and the same 28x28 PNG:
                   ``git worktree add --detach ../wt-base 423615a``), run from its folder with this Python,
                   on its own committed checkpoints (older checkouts cannot read today's repository);
 * floor           with ``--baseline DIR``: benchmarks/peers/floor_server.py, our servables and schemas as a
-                  bare ASGI app under the same uvicorn: no framework, middleware or limits (a bound).
+                  bare ASGI app under the same uvicorn: no framework, middleware or limits (a bound);
+* ...@granian     with ``--granian``: ours (and the floor) under granian instead of uvicorn, 1 worker.
 
 The machine may be shared, so only ratios measured side by side in one run mean anything. Every server
 runs for the whole benchmark (idle, each takes under 1 % of a core), and each cell (job, concurrency) is
@@ -41,6 +42,7 @@ from pathlib import Path
 
 from benchmarks.fixtures import Job, without_peer_checkpoints, write_fixtures
 from benchmarks.loadgen import LoadResult, require_wrk, run_load
+from benchmarks.peers.frameworks import granian_prepare
 from benchmarks.processes import ROOT, cpu_seconds, free_port, running_server, server_argv
 
 RATIOS = (  # numerator, denominator, job (the numerator's/the denominator's), what the ratio is held to
@@ -55,6 +57,10 @@ RATIOS = (  # numerator, denominator, job (the numerator's/the denominator's), w
     ("ours", "baseline", "logistic", "issue 16: target >= 2.00"),
     ("floor", "baseline", "mnist-raw/mnist", "no framework: the most a leaner front end could give"),
     ("floor", "baseline", "logistic", "no framework: the most a leaner front end could give"),
+    ("ours@granian", "ours", "mnist-raw", "granian / uvicorn"),
+    ("ours@granian", "ours", "logistic", "granian / uvicorn"),
+    ("floor@granian", "floor", "mnist-raw", "granian / uvicorn"),
+    ("floor@granian", "floor", "logistic", "granian / uvicorn"),
 )
 
 
@@ -132,6 +138,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="the whole plan, repeated (default: 3)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["naive", "litserve", "batching", "floor"])
     parser.add_argument("--baseline", type=Path, help="another checkout of this project, served beside ours")
+    parser.add_argument("--granian", action="store_true", help="ours (and the floor) under granian too")
     args = parser.parse_args()
     require_wrk()
 
@@ -153,6 +160,10 @@ def main() -> None:
                 print("litserve is not installed (pip install '.[bench]'): no LitServe peer", file=sys.stderr)
             else:
                 plan["litserve"] = ("litserve", {}, [mnist], args.concurrency, ROOT)
+        if args.granian:
+            granian_prepare(Path(sys.executable), Path(tmp))
+            for name in [name for name in plan if name in ("ours", "floor")]:
+                plan[f"{name}@granian"] = (f"{name}@granian", {}, *plan[name][2:])
         if "batching" not in args.skip:
             batching_env = {"SERVE_BATCHING": "true"}
             plan["ours+batching"] = ("ours", batching_env, [mnist, logistic], [max(args.concurrency)], ROOT)
@@ -162,7 +173,7 @@ def main() -> None:
             running = {}  # name -> (pid, port)
             for name, (server, extra_env, _, _, folder) in plan.items():
                 port = free_port()
-                argv = server_argv(server, port)
+                argv = server_argv(server, port, log_config=Path(tmp) / "log.json")
                 server_env = {**env, **extra_env}
                 if folder != ROOT:
                     server_env = without_peer_checkpoints(server_env)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from benchmarks.fixtures import MULTIPART_CONTENT_TYPE as MULTIPART
 from benchmarks.fixtures import multipart_body
-from benchmarks.processes import ROOT, free_port
+from benchmarks.processes import ROOT, free_port, server_argv
 
 JSON = "application/json"
 PNG = "image/png"
@@ -86,7 +86,7 @@ OURS = Server(
 )
 
 
-def _granian_prepare(python: Path, workdir: Path) -> None:
+def granian_prepare(python: Path, workdir: Path) -> None:
     """Our logging configuration as granian reads one (JSON, classes by import path): uvicorn gets it
     from app/cli.py, and without it the request log would cost nothing under granian."""
     from app.observability.logs import logging_config
@@ -105,31 +105,13 @@ def _granian_prepare(python: Path, workdir: Path) -> None:
 OURS_GRANIAN = Server(
     "ours@granian",
     None,
-    lambda python, workdir, port: [
-        str(Path(sys.executable).with_name("granian")),
-        "--interface",
-        "asgi",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--loop",
-        "uvloop",
-        "--http",
-        "1",
-        "--no-ws",
-        "--log-config",
-        str(workdir / "log.json"),
-        "app.main:app",
-    ],
+    lambda python, workdir, port: server_argv("ours@granian", port, log_config=workdir / "log.json"),
     "/health/ready",
     OURS_MNIST,
     OURS_LOGISTIC,
     "our app under granian (Rust HTTP server), 1 worker, uvloop, HTTP/1, our log configuration",
     env=_ours_env,
-    prepare=_granian_prepare,
+    prepare=granian_prepare,
 )
 
 
