@@ -252,8 +252,8 @@ class FrozenLogistic:
     one correctly rounded IEEE operation per value, in torch's elementwise kernels as in Python floats,
     are done on Python floats: standardising, clamping, the row's largest magnitude and the division by
     it, scaling back, adding the bias and rounding to float32. The dot product and the sigmoid, whose
-    rounding is torch's own, stay torch calls: four calls instead of fourteen, a fifth of the time.
-    Larger batches, and models off the CPU, take ``predict_proba`` itself.
+    rounding is torch's own, stay torch calls: four calls instead of fourteen, about a fifth of the time.
+    Larger batches, and models off the CPU, take ``predict_proba``'s tensor ops, on the same snapshot.
     """
 
     MOST_VALUES = 256  # rows x features answered on Python floats; above, torch's vector kernels win
