@@ -106,7 +106,6 @@ class LogisticRegression(nn.Module):
         # config carries them. On CPU, preprocess's .to(device) is a no-op.
         self._mean = torch.tensor(self.config.mean, dtype=torch.float64)
         self._std = torch.tensor(self.config.std, dtype=torch.float64)
-        self._float64: tuple | None = None  # (weight, bias, their versions, float64 copies)
         self._placed: tuple | None = None  # (device, mean, std) there
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -128,26 +127,9 @@ class LogisticRegression(nn.Module):
         return _scaled_logits(x, *self._float64_parameters())
 
     def _float64_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(W.T, b) in float64. In inference mode (serving) the copies are kept until the parameters change
-        (a tensor's version counts its in-place writes): two tensor copies fewer per request."""
-        linear = self.linear
-        weight, bias = linear.weight, linear.bias
-        if not torch.is_inference_mode_enabled():  # training: copies that autograd may follow
-            return weight.to(torch.float64).T, bias.to(torch.float64)
-        cached = self._float64
-        # Parameters loaded in inference mode have no version counter: then identity alone keys the copies.
-        if (
-            cached is not None
-            and cached[0] is weight
-            and cached[1] is bias
-            and (cached[2] is None or cached[2] == (weight._version, bias._version))
-        ):
-            return cached[3]
-        inference = weight.is_inference() or bias.is_inference()
-        versions = None if inference else (weight._version, bias._version)
-        copies = (weight.to(torch.float64).T, bias.to(torch.float64))
-        self._float64 = (weight, bias, versions, copies)
-        return copies
+        """(W.T, b) in float64, as logits() multiplies by them. Serving keeps its own copies
+        (FrozenLogistic); here they are made per call, so training's autograd can follow them."""
+        return self.linear.weight.to(torch.float64).T, self.linear.bias.to(torch.float64)
 
     def preprocess(self, features: torch.Tensor, *, known_finite: bool = False) -> torch.Tensor:
         """Check a [N, in_features] batch of raw feature values, move it to the model, standardise it.
@@ -263,11 +245,9 @@ class FrozenLogistic:
         config = model.config
         self.width = config.in_features
         self.standardization = tuple(zip(config.mean, config.std, strict=True)) or None
-        weight, bias = model.linear.weight.detach(), model.linear.bias.detach()
-        self.on_cpu = weight.is_cpu
-        # Copies, laid out as logits() multiplies by them: the same matmul call on the same operands.
-        self.weight_t = weight.to(torch.float64).T.clone()
-        self.bias_tensor = bias.to(torch.float64).clone()
+        self.on_cpu = model.linear.weight.is_cpu
+        # Copies of logits()' own operands (clone keeps W.T's layout): the same matmul on the same values.
+        self.weight_t, self.bias_tensor = (t.detach().clone() for t in model._float64_parameters())
         self.bias = float(self.bias_tensor.cpu()[0])
 
     def __call__(self, features: torch.Tensor) -> list[float]:

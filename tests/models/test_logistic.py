@@ -142,15 +142,17 @@ def test_logistic_predict_proba_outside_inference_mode_matches_the_formulas():
     assert torch.equal(model.predict_proba(model.preprocess(features)), reference_proba(model, features))
 
 
-def test_logistic_float64_parameters_follow_a_weight_change():
+def test_logistic_predict_proba_follows_a_weight_change():
     model = model_for(CONFIGS["plain"], 1.0, seed=3)
     features = reference_rows(TOY_X)
     with torch.inference_mode():
-        model.predict_proba(features)  # caches the float64 copies
+        before = model.predict_proba(features)
     with torch.no_grad():
         model.linear.weight.mul_(-2.0)
     with torch.inference_mode():
-        assert torch.equal(model.predict_proba(features), reference_proba(model, features))
+        after = model.predict_proba(features)
+    assert torch.equal(after, reference_proba(model, features))
+    assert not torch.equal(after, before)
 
 
 @pytest.mark.parametrize("name", CONFIGS)
