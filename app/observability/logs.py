@@ -117,7 +117,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         record.message = record.getMessage()
-        record.asctime = self.default_msec_format % (self._seconds.text(record.created), record.msecs)
+        record.asctime = self.formatTime(record)
         line = escape_controls(self._fmt % record.__dict__)  # formatMessage's work, without its 3 calls
         if not (record.exc_info or record.stack_info):
             return line

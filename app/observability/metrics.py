@@ -185,8 +185,15 @@ RPC_COUNTS = CounterTally(GRPC_HANDLED)  # by (service, method, code)
 
 def publish_tallies() -> None:
     """Hand the tallies to prometheus-client: before each scrape, and see worker_metrics()."""
-    tallies = (REQUESTS_IN_FLIGHT, REQUEST_COUNTS, PREDICTION_COUNTS, RPC_COUNTS)
-    for tally in (*tallies, HTTP_REQUEST_SECONDS, INFERENCE_SECONDS, GRPC_HANDLING_SECONDS):
+    for tally in (
+        REQUESTS_IN_FLIGHT,
+        REQUEST_COUNTS,
+        PREDICTION_COUNTS,
+        RPC_COUNTS,
+        HTTP_REQUEST_SECONDS,
+        INFERENCE_SECONDS,
+        GRPC_HANDLING_SECONDS,
+    ):
         tally.publish()
 
 
