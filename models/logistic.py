@@ -210,7 +210,28 @@ class LogisticRegression(nn.Module):
         is the bias, the logit of features at zero (as the model takes them)."""
         inputs = self.preprocess(features, known_finite=known_finite)
         classes = torch.zeros(inputs.shape[0], 1, dtype=torch.long, device=inputs.device)
-        return explain_linear(self.linear, inputs, torch.zeros_like(inputs[0]), classes, self.logits(inputs))
+        explanation = explain_linear(
+            self.linear, inputs, torch.zeros_like(inputs[0]), classes, self.logits(inputs)
+        )
+        self._check_adds_up(explanation)
+        return explanation
+
+    def _check_adds_up(self, explanation: Explanation) -> None:
+        """Raise InvalidInputError where a feature's share of the logit, or the logit itself, overflows
+        float64: an infinite share cannot add up to the logit, and JSON has no infinity (it went out as null).
+        """
+        overflows = ~torch.isfinite(explanation.contributions[:, 0])  # [N, F]
+        if bool(overflows.any()):
+            row, column = (int(i) for i in overflows.nonzero()[0])
+            name = self.config.feature_names[column]
+            raise InvalidInputError(
+                f"instance {row} cannot be explained: feature {name!r}'s share of the logit "
+                "(weight x value) exceeds float64's range"
+            )
+        logit_overflows = ~torch.isfinite(explanation.logits[:, 0])
+        if bool(logit_overflows.any()):
+            row = int(logit_overflows.nonzero()[0, 0])
+            raise InvalidInputError(f"instance {row} cannot be explained: its logit exceeds float64's range")
 
 
 def _scaled_logits(x: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:

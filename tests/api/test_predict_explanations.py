@@ -86,3 +86,19 @@ def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def test_logistic_explanation_beyond_float64_is_refused(client):
+    # 3.253 x 1e308 overflows: the share would be infinite, which JSON cannot carry and cannot add up.
+    response = client.post("/predict/logistic?include=explanation", json={"features": [1e308, -1e308]})
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "instance 0 cannot be explained: feature 'x1''s share of the logit (weight x value) "
+        "exceeds float64's range"
+    }
+
+
+def test_logistic_prediction_beyond_float64_is_answered(client):
+    response = client.post("/predict/logistic", json={"features": [1e308, -1e308]})
+    assert response.status_code == 200
+    assert response.json()["predictions"] == [{"label": 1, "probability": 1.0}]

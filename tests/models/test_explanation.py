@@ -1,6 +1,7 @@
+import pytest
 import torch
 
-from models import LogisticRegression, SoftmaxRegression
+from models import InvalidInputError, LogisticRegression, SoftmaxRegression
 
 
 def test_softmax_contributions_plus_baseline_sum_to_the_logits():
@@ -40,3 +41,37 @@ def test_logistic_contributions_plus_bias_sum_to_the_logit():
     torch.testing.assert_close(
         explanation.contributions[:, 0].float(), (model.linear.weight * features).detach()
     )
+
+
+def _toy_logistic() -> LogisticRegression:
+    model = LogisticRegression().eval()
+    with torch.no_grad():
+        model.linear.weight.copy_(torch.tensor([[3.0, 1.5]]))
+        model.linear.bias.zero_()
+    return model
+
+
+def test_logistic_explain_refuses_a_share_beyond_float64():
+    features = torch.tensor([[1.0, 2.0], [1e308, -1e308]], dtype=torch.float64)  # 3 x 1e308 overflows
+    with pytest.raises(InvalidInputError) as raised:
+        _toy_logistic().explain(features)
+    assert str(raised.value) == (
+        "instance 1 cannot be explained: feature 'x1''s share of the logit (weight x value) exceeds "
+        "float64's range"
+    )
+
+
+def test_logistic_explain_refuses_a_logit_beyond_float64():
+    features = torch.tensor(
+        [[5e307, 5e307]], dtype=torch.float64
+    )  # shares 1.5e308 and 7.5e307; sum overflows
+    with pytest.raises(InvalidInputError) as raised:
+        _toy_logistic().explain(features)
+    assert str(raised.value) == "instance 0 cannot be explained: its logit exceeds float64's range"
+
+
+def test_logistic_explain_takes_the_largest_shares_that_add_up():
+    features = torch.tensor([[5e307, -5e307]], dtype=torch.float64)
+    explanation = _toy_logistic().explain(features)
+    assert explanation.logits.item() == 7.5e307
+    assert explanation.contributions[0, 0].tolist() == [1.5e308, -7.5e307]
