@@ -17,8 +17,9 @@ request a 503. Here, per connection:
 * ``limit_concurrency`` counts requests being worked on, not connections still sending their request;
   those are bounded by ``max_connections``, and by the timeouts above.
 
-Everything else, the hot path included, is uvicorn's own code: a request costs two integer updates
-and a comparison more.
+Everything else, the hot path included, is uvicorn's own code. A request costs a few counter updates,
+a clock read and a Python call around each parser callback more: a few per cent of a small
+prediction's instructions.
 """
 
 from __future__ import annotations

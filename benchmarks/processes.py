@@ -23,6 +23,7 @@ SERVER_COMMANDS = {
     "litserve": [sys.executable, str(ROOT / "benchmarks/peers/litserve_server.py"), "--port", "{port}"],
     "floor": [sys.executable, "-m", "benchmarks.peers.floor_server", "--port", "{port}"],
 }
+SERVER_COMMANDS["floor@bare"] = [*SERVER_COMMANDS["floor"], "--front", "bare"]  # no uvicorn either
 # The same apps under granian (pip install '.[bench]'), configured as uvicorn is; {log_config}: our logging
 # configuration as granian reads one (benchmarks/peers/frameworks.py writes it).
 _GRANIAN = [str(Path(sys.executable).with_name("granian")), "--interface", "asgi", "--host", "127.0.0.1"]

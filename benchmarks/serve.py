@@ -17,6 +17,7 @@ stated in. Servers, all on the same checkpoints and the same 28x28 PNG:
                   on its own committed checkpoints (older checkouts cannot read today's repository);
 * floor           with ``--baseline DIR``: benchmarks/peers/floor_server.py, our servables and schemas as a
                   bare ASGI app under the same uvicorn: no framework, middleware or limits (a bound);
+* floor@bare      the floor without uvicorn too: a bare httptools protocol (an HTTP front of our own);
 * ...@granian     with ``--granian``: ours (and the floor) under granian instead of uvicorn, 1 worker.
 
 The machine may be shared, so only ratios measured side by side in one run mean anything. Every server
@@ -57,6 +58,9 @@ RATIOS = (  # numerator, denominator, job (the numerator's/the denominator's), w
     ("ours", "baseline", "logistic", "issue 16: target >= 2.00"),
     ("floor", "baseline", "mnist-raw/mnist", "no framework: the most a leaner front end could give"),
     ("floor", "baseline", "logistic", "no framework: the most a leaner front end could give"),
+    ("floor@bare", "baseline", "mnist-raw/mnist", "no framework, no uvicorn: an HTTP front of our own"),
+    ("floor@bare", "baseline", "logistic", "no framework, no uvicorn: an HTTP front of our own"),
+    ("floor@bare", "floor", "logistic", "bare httptools front / uvicorn"),
     ("ours@granian", "ours", "mnist-raw", "granian / uvicorn"),
     ("ours@granian", "ours", "logistic", "granian / uvicorn"),
     ("floor@granian", "floor", "mnist-raw", "granian / uvicorn"),
@@ -153,6 +157,7 @@ def main() -> None:
             plan["baseline"] = ("ours", {}, [mnist, logistic], args.concurrency, baseline)
             if "floor" not in args.skip:
                 plan["floor"] = ("floor", {}, [mnist_raw, logistic], args.concurrency, ROOT)
+                plan["floor@bare"] = ("floor@bare", {}, [mnist_raw, logistic], args.concurrency, ROOT)
         if "naive" not in args.skip:
             plan["naive"] = ("naive", {}, [mnist, logistic], args.concurrency, ROOT)
         if "litserve" not in args.skip:
