@@ -225,7 +225,7 @@ class LogisticRegression(nn.Module):
             row, column = (int(i) for i in overflows.nonzero()[0])
             name = self.config.feature_names[column]
             raise InvalidInputError(
-                f"instance {row} cannot be explained: feature {name!r}'s share of the logit "
+                f"instance {row} cannot be explained: the share of feature {name!r} in the logit "
                 "(weight x value) exceeds float64's range"
             )
         logit_overflows = ~torch.isfinite(explanation.logits[:, 0])

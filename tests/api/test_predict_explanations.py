@@ -93,7 +93,7 @@ def test_logistic_explanation_beyond_float64_is_refused(client):
     response = client.post("/predict/logistic?include=explanation", json={"features": [1e308, -1e308]})
     assert response.status_code == 422
     assert response.json() == {
-        "detail": "instance 0 cannot be explained: feature 'x1''s share of the logit (weight x value) "
+        "detail": "instance 0 cannot be explained: the share of feature 'x1' in the logit (weight x value) "
         "exceeds float64's range"
     }
 

@@ -56,7 +56,7 @@ def test_logistic_explain_refuses_a_share_beyond_float64():
     with pytest.raises(InvalidInputError) as raised:
         _toy_logistic().explain(features)
     assert str(raised.value) == (
-        "instance 1 cannot be explained: feature 'x1''s share of the logit (weight x value) exceeds "
+        "instance 1 cannot be explained: the share of feature 'x1' in the logit (weight x value) exceeds "
         "float64's range"
     )
 
