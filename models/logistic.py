@@ -218,8 +218,7 @@ class LogisticRegression(nn.Module):
 
     def _check_adds_up(self, explanation: Explanation) -> None:
         """Raise InvalidInputError where a feature's share of the logit, or the logit itself, overflows
-        float64: an infinite share cannot add up to the logit, and JSON has no infinity (it went out as null).
-        """
+        float64: an infinite share cannot add up to the logit, and JSON has no infinity to send."""
         overflows = ~torch.isfinite(explanation.contributions[:, 0])  # [N, F]
         if bool(overflows.any()):
             row, column = (int(i) for i in overflows.nonzero()[0])

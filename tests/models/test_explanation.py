@@ -62,9 +62,8 @@ def test_logistic_explain_refuses_a_share_beyond_float64():
 
 
 def test_logistic_explain_refuses_a_logit_beyond_float64():
-    features = torch.tensor(
-        [[5e307, 5e307]], dtype=torch.float64
-    )  # shares 1.5e308 and 7.5e307; sum overflows
+    # Shares of 1.5e308 and 7.5e307, each finite; their sum is not.
+    features = torch.tensor([[5e307, 5e307]], dtype=torch.float64)
     with pytest.raises(InvalidInputError) as raised:
         _toy_logistic().explain(features)
     assert str(raised.value) == "instance 0 cannot be explained: its logit exceeds float64's range"
