@@ -100,7 +100,6 @@ class BareProtocol(asyncio.Protocol):
         self.transport = transport
         self.tasks: set[asyncio.Task] = set()  # held, so that none is collected while it waits
         self.parser = httptools.HttpRequestParser(self)
-        self.url, self.body = b"", b""
 
     def data_received(self, data: bytes) -> None:
         self.parser.feed_data(data)
