@@ -17,9 +17,15 @@ request a 503. Here, per connection:
 * ``limit_concurrency`` counts requests being worked on, not connections still sending their request;
   those are bounded by ``max_connections``, and by the timeouts above.
 
-Everything else, the hot path included, is uvicorn's own code. A request costs a few counter updates,
-a clock read and a Python call around each parser callback more: a few per cent of a small
-prediction's instructions.
+A request costs a few counter updates, a clock read and a Python call around each parser callback
+more: a few per cent of a small prediction's instructions.
+
+It also serves the app's prediction lane (app/api/fast_lane.py) itself, without ASGI: a plain
+prediction request, once its body is in, is answered by one task and written in one write. uvicorn's
+request-response cycle, its ASGI messages and the app's middleware stack cost a small prediction more
+than its model does. A small stand-in for the cycle (``_LaneExchange``) keeps uvicorn's pipelining,
+keep-alive, graceful shutdown and this class's limits working as for any request. Everything else is
+uvicorn's own code.
 """
 
 from __future__ import annotations
@@ -28,11 +34,13 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from typing import Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.utils import get_client_addr
 
 from app.settings import Settings, get_settings
 
@@ -99,6 +107,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.limits is None:
             type(self).limits = ConnectionLimits.from_settings(get_settings())
         self.limit_concurrency = None  # uvicorn's check counts connections; ours is in on_headers_complete
+        self.lane = _prediction_lane_of(self.app)
         state = self.server_state
         if not hasattr(state, "bodies_in_flight"):
             state.bodies_in_flight = 0  # requests whose app has started while their body still arrives
@@ -163,7 +172,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         elif self._receiving_body and self._timer is None:
             self._body_last_data = self.loop.time()
             self._arm(_CHECK_EVERY_S, self._check_body_pace)
-            if "send" not in vars(self.cycle):  # the read that ended the head: the app has not run yet
+            cycle = self.cycle  # the read that ended the head: the app has not run yet
+            if type(cycle) is RequestResponseCycle and "send" not in vars(cycle):
                 self.cycle.send = _closing_if_body_unread(self.cycle)
 
     # Parser callbacks
@@ -185,6 +195,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if head_bytes > self.limits.max_header_bytes:
             raise _Refusal(431, f"request line and headers exceed {self.limits.max_header_bytes} bytes")
         if len(self.tasks) - self.server_state.bodies_in_flight < self.limits.max_requests:
+            if self.lane is not None and self._take_for_lane():
+                return
             super().on_headers_complete()
         else:
             log.warning("refused a request: %d being worked on, the limit", self.limits.max_requests)
@@ -219,7 +231,83 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._cancel_timer()
         self._in_message = False
         self._head_bytes = 0
-        super().on_message_complete()
+        cycle = self.cycle
+        if type(cycle) is _LaneExchange:
+            cycle.more_body = False
+            task = self.loop.create_task(self._serve_in_lane(cycle))
+            task.add_done_callback(self.tasks.discard)
+            self.tasks.add(task)
+        else:
+            super().on_message_complete()
+
+    # The prediction lane
+
+    def _take_for_lane(self) -> bool:
+        """Whether the request whose headers are in is the lane's; if so, its body is gathered for it.
+
+        The lane takes a POST to a prediction route (see PredictionLane.takes) with nothing that needs
+        uvicorn's handling: no query string or escapes in the path, no ``Expect``, no upgrade, and no
+        request still being answered on the connection (uvicorn queues a pipelined one).
+        """
+        parser, url = self.parser, self.url
+        if parser.get_method() != b"POST" or self.expect_100_continue or parser.should_upgrade():
+            return False
+        if (self.cycle is not None and not self.cycle.response_complete) or self.root_path:
+            return False
+        if b"?" in url or b"%" in url or b"#" in url or not url.isascii():
+            return False
+        path = url.decode("ascii")
+        match = self.lane.takes(path, self.headers)
+        if match is None:
+            return False
+        scope = self.scope  # as uvicorn's on_headers_complete completes it
+        http_version = parser.get_http_version()
+        scope["method"], scope["path"], scope["raw_path"], scope["query_string"] = "POST", path, url, b""
+        if http_version != "1.1":
+            scope["http_version"] = http_version
+        self.cycle = _LaneExchange(scope, match, http_version != "1.0" and parser.should_keep_alive())
+        self._receiving_body = True  # bytes counted in memory; it is not being worked on until complete
+        self._body_bytes, self._body_seconds = 0, 0.0
+        return True
+
+    async def _serve_in_lane(self, exchange: _LaneExchange) -> None:
+        """The lane's answer; then the connection goes on as after any answer."""
+        await self.lane.serve(exchange.scope, exchange.match, exchange.body, partial(self._write, exchange))
+        if not exchange.response_complete:  # the client left, or a limit refused the connection meanwhile
+            return
+        if self.flow.write_paused:  # the client is not reading: read its next request once it has
+            await self.flow.drain()
+        if not exchange.keep_alive:
+            self.transport.close()
+        self.on_response_complete()
+
+    def _write(
+        self, exchange: _LaneExchange, status: int, headers: list[tuple[bytes, bytes]], content: bytes
+    ) -> None:
+        """An answer written as uvicorn writes one (default headers first, ``connection: close`` when the
+        connection ends), in one write."""
+        if exchange.disconnected:
+            return
+        if self.access_log:  # uvicorn's own line, on when the service's request log is off
+            scope = exchange.scope
+            self.access_logger.info(
+                '%s - "POST %s HTTP/%s" %d',
+                get_client_addr(scope),
+                scope["path"],
+                scope["http_version"],
+                status,
+            )
+        keep_alive, closing = exchange.keep_alive, False  # keep_alive: unset meanwhile by a shutdown
+        head = [STATUS_LINE[status]]
+        for name, value in chain(self.server_state.default_headers, headers):
+            if name == b"connection" and b"close" in value.lower():
+                keep_alive, closing = False, True
+            head += [name, b": ", value, b"\r\n"]
+        if not (keep_alive or closing):
+            head.append(b"connection: close\r\n")
+        head += [b"\r\n", content]
+        self.transport.write(b"".join(head))
+        exchange.keep_alive, exchange.response_started, exchange.response_complete = keep_alive, True, True
 
     # Timers
 
@@ -235,7 +323,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _stop_receiving(self) -> None:
         if self._receiving_body:
             self._receiving_body = False
-            self.server_state.bodies_in_flight -= 1
+            if type(self.cycle) is not _LaneExchange:
+                self.server_state.bodies_in_flight -= 1
             self.server_state.body_bytes_in_flight -= self._body_bytes
 
     def _headers_too_slow(self) -> None:
@@ -303,6 +392,38 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         transport.write_eof()
         self.flow.resume_reading()
         self.loop.call_later(self.limits.linger, transport.close)
+
+
+class _NoEvent:
+    """What uvicorn's protocol sets to wake an ASGI app waiting for its body; the lane has none waiting."""
+
+    @staticmethod
+    def set() -> None:
+        pass
+
+
+class _LaneExchange:
+    """What stands in for uvicorn's request-response cycle while the lane serves a request: the parts
+    uvicorn's protocol (pipelining, shutdown, a lost connection) and this one's refusals read and set."""
+
+    message_event = _NoEvent
+
+    def __init__(self, scope: Any, match: Any, keep_alive: bool) -> None:
+        self.scope, self.match, self.keep_alive = scope, match, keep_alive
+        self.body = b""
+        self.more_body = True
+        self.response_started = self.response_complete = self.disconnected = False
+
+
+def _prediction_lane_of(app: Any) -> Any:
+    """The app's prediction lane (app/api/fast_lane.py), found through the ASGI wrappers uvicorn puts
+    around it (proxy headers, message logging); None when it has none."""
+    for _ in range(8):
+        lane = getattr(getattr(app, "state", None), "prediction_lane", None)
+        if lane is not None or not hasattr(app, "app"):
+            return lane
+        app = app.app
+    return None
 
 
 def _closing_if_body_unread(cycle: RequestResponseCycle) -> Callable:

@@ -12,7 +12,7 @@ import torch
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from app.api.fast_lane import FastLane
+from app.api.fast_lane import FastLane, PredictionLane
 from app.api.openapi import operation_id, use_component_schemas
 from app.api.routes import admin, docs, health, metrics, models, page, predict, repository, v2, weights
 from app.core.control import LoadLimits, ModelControl
@@ -21,11 +21,11 @@ from app.core.repository import ModelRepository
 from app.errors import install_error_handlers
 from app.grpc_server.server import grpc_serving
 from app.grpc_server.service import InferenceServicer
-from app.observability.body_limit import BodyLimitMiddleware
-from app.observability.hosts import TrustedHostMiddleware
+from app.observability.body_limit import BodyLimitMiddleware, BodyLimits
+from app.observability.hosts import TrustedHostMiddleware, TrustedHosts
 from app.observability.logs import route_warnings_to_logging
 from app.observability.metrics import worker_metrics
-from app.observability.middleware import ObservabilityMiddleware
+from app.observability.middleware import ObservabilityMiddleware, RequestObserver
 from app.observability.tracing import TELEMETRY_OFF, TELEMETRY_ON, TracedModelRepository
 from app.security import RequireApiKey
 from app.settings import Settings, get_settings
@@ -132,17 +132,21 @@ def create_app(settings: Settings | None = None, *, grpc: bool = False) -> FastA
     app.include_router(repository.router)  # the same
     # Scrapers often cannot send a key, so /metrics wants one only with SERVE_METRICS_REQUIRE_KEY.
     app.include_router(metrics.router, dependencies=key_guard if settings.metrics_require_key else [])
-    if not settings.opentelemetry:  # the plain predictions, ahead of FastAPI's routing (fast_lane.py)
-        app.add_middleware(FastLane, fastapi_app=app)
-    app.add_middleware(
-        BodyLimitMiddleware,
-        max_body_bytes=settings.request_body_limit,
-        max_json_bytes=settings.json_body_limit,
-    )
-    if "*" not in settings.trusted_hosts:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
+    body_limits = BodyLimits(multipart=settings.request_body_limit, json=settings.json_body_limit)
+    trusted_hosts = None if "*" in settings.trusted_hosts else TrustedHosts(settings.trusted_hosts)
+    observer = RequestObserver(access_log=settings.access_log, debug=settings.debug)
+    # The plain predictions, ahead of FastAPI's routing (fast_lane.py), and served by the HTTP front
+    # (http_protocol.py) without ASGI, which finds the lane here.
+    app.state.prediction_lane = None
+    if not settings.opentelemetry:
+        lane = PredictionLane(app, observer=observer, body_limits=body_limits, trusted_hosts=trusted_hosts)
+        app.state.prediction_lane = lane
+        app.add_middleware(FastLane, lane=lane)
+    app.add_middleware(BodyLimitMiddleware, limits=body_limits)
+    if trusted_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, hosts=trusted_hosts)
     # The last added runs first: requests refused by the body limit are counted and logged too.
-    app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log, debug=settings.debug)
+    app.add_middleware(ObservabilityMiddleware, observer=observer)
     return app
 
 

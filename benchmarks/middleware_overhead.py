@@ -15,9 +15,9 @@ import logging
 import time
 from types import SimpleNamespace
 
-from app.observability.body_limit import BodyLimitMiddleware
+from app.observability.body_limit import BodyLimitMiddleware, BodyLimits
 from app.observability.logs import JsonFormatter
-from app.observability.middleware import ObservabilityMiddleware
+from app.observability.middleware import ObservabilityMiddleware, RequestObserver
 from benchmarks.fixtures import FEATURES_JSON
 
 ROUTE = SimpleNamespace(path="/predict/logistic")
@@ -68,12 +68,12 @@ async def main() -> None:
     logging.getLogger("app.access").addHandler(handler)
     logging.getLogger("app.access").setLevel(logging.INFO)
     logging.getLogger("app.access").propagate = False
-    limited = BodyLimitMiddleware(endpoint, max_body_bytes=1 << 24, max_json_bytes=1 << 20)
+    limited = BodyLimitMiddleware(endpoint, limits=BodyLimits(multipart=1 << 24, json=1 << 20))
     variants = {
         "bare endpoint": endpoint,
         "+ body limit": limited,
-        "+ metrics, request id": ObservabilityMiddleware(limited, access_log=False),
-        "+ JSON request line": ObservabilityMiddleware(limited, access_log=True),
+        "+ metrics, request id": ObservabilityMiddleware(limited, observer=RequestObserver(access_log=False)),
+        "+ JSON request line": ObservabilityMiddleware(limited, observer=RequestObserver(access_log=True)),
     }
     for name, app in variants.items():
         print(f"{name:<24}{await microseconds_per_request(app, args.requests):8.1f} µs/request")

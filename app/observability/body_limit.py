@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,23 +42,32 @@ def _too_large_response(declared_size: int | None, limit: int) -> tuple[Message,
     return start, {"type": "http.response.body", "body": body.encode()}
 
 
+@dataclass(frozen=True)
+class BodyLimits:
+    multipart: int  # image uploads: multipart, or one image as the body (app/uploads.py)
+    json: int  # any other body
+
+    def limit_for(self, content_type: bytes) -> int:
+        if content_type[:19].lower() == b"multipart/form-data" or content_type[:6].lower() == b"image/":
+            return self.multipart
+        return self.json
+
+
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_json_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, limits: BodyLimits) -> None:
         self.app = app
-        self.multipart_limit, self.json_limit = max_body_bytes, max_json_bytes
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length, limit = None, self.json_limit
+        length, limit = None, self.limits.json
         for name, value in scope["headers"]:
             if name == b"content-length":
                 length = value
-            elif name == b"content-type" and (
-                value[:19].lower() == b"multipart/form-data" or value[:6].lower() == b"image/"
-            ):  # image uploads: multipart, or one image as the body (app/uploads.py)
-                limit = self.multipart_limit
+            elif name == b"content-type":
+                limit = self.limits.limit_for(value)
         if length is None:
             await _LimitedRequest(self.app, limit, send)(scope, receive)
         elif length.isdigit() and int(length) > limit:

@@ -17,6 +17,8 @@ import logging
 import random
 import re
 import time
+from contextvars import Token
+from typing import NamedTuple
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,7 +35,11 @@ REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "unmatched"  # one label for every path no route serves, to bound the series count
-_INTERNAL_ERROR = json.dumps({"detail": "internal server error"}).encode()
+INTERNAL_ERROR = json.dumps({"detail": "internal server error"}).encode()
+INTERNAL_ERROR_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"content-length", b"%d" % len(INTERNAL_ERROR)),
+]
 
 
 def request_id_from(headers: list[tuple[bytes, bytes]]) -> bytes:
@@ -52,54 +58,35 @@ def route_template(scope: Scope) -> str:
     return getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
 
 
-class ObservabilityMiddleware:
-    def __init__(self, app: ASGIApp, *, access_log: bool = True, debug: bool = False) -> None:
-        self.app = app
+class RequestObserver:
+    """A request's id, metrics and log line, begun and ended: for ObservabilityMiddleware, and for the HTTP
+    front's prediction lane (app/http_protocol.py), which answers without ASGI middleware."""
+
+    def __init__(self, *, access_log: bool = True, debug: bool = False) -> None:
         self.log_requests = access_log
         self.debug = debug
         self._series: dict[tuple[str, str, int], tuple] = {}  # bounded: methods x routes x statuses
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def begin(self, headers: list[tuple[bytes, bytes]]) -> Observation:
         started = time.perf_counter()
-        request_id = request_id_from(scope["headers"])  # bytes, for the response header
+        request_id = request_id_from(headers)  # bytes, for the response header
         request_id_text = request_id.decode()
-        token = request_id_var.set(request_id_text)
-        status = 0  # until the app answers
-
-        async def send_with_request_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
-            await send(message)
-
         REQUESTS_IN_FLIGHT.value += 1
-        try:
-            await self.app(scope, receive, send_with_request_id)
-        except Exception as exc:
-            log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
-            if status:
-                # The answer is half sent: returning without finishing it makes the server close the
-                # connection, as it must, and say so in one line; the traceback is above.
-                return
-            status = 500
-            await send_with_request_id(_internal_error_start())
-            await send({"type": "http.response.body", "body": _INTERNAL_ERROR})
-        finally:
-            REQUESTS_IN_FLIGHT.value -= 1
-            elapsed = time.perf_counter() - started
-            status = status or 500  # the app answered nothing: the server sends a 500
-            method = scope["method"] if scope["method"] in _KNOWN_METHODS else "OTHER"
-            route = route_template(scope)
-            labels, latency = self._series_for(method, route, status)
-            REQUEST_COUNTS.counts[labels] += 1
-            latency.observe(elapsed)
-            if self.log_requests:
-                self._log(scope, request_id_text, method, route, status, elapsed)
-            request_id_var.reset(token)
+        return Observation(started, request_id, request_id_text, request_id_var.set(request_id_text))
+
+    def end(self, observation: Observation, scope: Scope, status: int) -> None:
+        """Counts, times and logs the request; ``status`` 0: nothing was answered (the server sends 500)."""
+        REQUESTS_IN_FLIGHT.value -= 1
+        elapsed = time.perf_counter() - observation.started
+        status = status or 500
+        method = scope["method"] if scope["method"] in _KNOWN_METHODS else "OTHER"
+        route = route_template(scope)
+        labels, latency = self._series_for(method, route, status)
+        REQUEST_COUNTS.counts[labels] += 1
+        latency.observe(elapsed)
+        if self.log_requests:
+            self._log(scope, observation.request_id_text, method, route, status, elapsed)
+        request_id_var.reset(observation.token)
 
     def _series_for(self, method: str, route: str, status: int) -> tuple:
         """The label values and the latency histogram's tally for one kind of request, made once."""
@@ -135,6 +122,51 @@ class ObservabilityMiddleware:
             access_log.info(_ACCESS_LINE, method, path, status, duration_ms, extra=fields)
 
 
+class Observation(NamedTuple):
+    started: float
+    request_id: bytes
+    request_id_text: str
+    token: Token
+
+
+def log_unhandled(scope: Scope, exc: Exception) -> None:
+    log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
+
+
+class ObservabilityMiddleware:
+    def __init__(self, app: ASGIApp, *, observer: RequestObserver) -> None:
+        self.app = app
+        self.observer = observer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        observation = self.observer.begin(scope["headers"])
+        request_id = observation.request_id
+        status = 0  # until the app answers
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        except Exception as exc:
+            log_unhandled(scope, exc)
+            if status:
+                # The answer is half sent: returning without finishing it makes the server close the
+                # connection, as it must, and say so in one line; the traceback is above.
+                return
+            status = 500
+            await send_with_request_id(_internal_error_start())
+            await send({"type": "http.response.body", "body": INTERNAL_ERROR})
+        finally:
+            self.observer.end(observation, scope, status)
+
+
 def _internal_error_start() -> Message:
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(_INTERNAL_ERROR))]
-    return {"type": "http.response.start", "status": 500, "headers": headers}
+    return {"type": "http.response.start", "status": 500, "headers": INTERNAL_ERROR_HEADERS}
