@@ -88,6 +88,11 @@ def _closed(sock: socket.socket) -> bool:
         return True
 
 
+PNG = encode_image(digit_pixels())
+MULTIPART = (
+    b'--b\r\nContent-Disposition: form-data; name="file"; filename="d.png"\r\n'
+    b"Content-Type: image/png\r\n\r\n" + PNG + b"\r\n--b--\r\n"
+)
 CASES = {
     "logistic": ("/predict/logistic", FEATURES, JSON),
     "logistic batch": ("/predict/logistic", b'{"instances": [{"x1": 1, "x2": 2}, [3, 4]]}', JSON),
@@ -96,8 +101,10 @@ CASES = {
     "not sent as JSON": ("/predict/logistic", FEATURES, "text/plain"),
     "invalid features": ("/predict/logistic", b'{"features": ["a", 2]}', JSON),
     "unknown model": ("/predict/nope", FEATURES, JSON),
-    "digit as raw PNG": ("/predict/mnist", encode_image(digit_pixels()), "image/png"),
-    "truncated PNG": ("/predict/mnist", encode_image(digit_pixels())[:40], "image/png"),
+    "digit as raw PNG": ("/predict/mnist", PNG, "image/png"),
+    "digit in multipart": ("/predict/mnist", MULTIPART, "multipart/form-data; boundary=b"),
+    "truncated PNG": ("/predict/mnist", PNG[:40], "image/png"),
+    "multipart without a file": ("/predict/mnist", b"--b--\r\n", "multipart/form-data; boundary=b"),
     "pixels": ("/predict/mnist/pixels", PIXELS, JSON),
     "pixels of a logistic model": ("/predict/logistic/pixels", PIXELS, JSON),
 }
