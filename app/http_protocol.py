@@ -284,8 +284,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _write(
         self, exchange: _LaneExchange, status: int, headers: list[tuple[bytes, bytes]], content: bytes
     ) -> None:
-        """An answer written as uvicorn writes one (default headers first, ``connection: close`` when the
-        connection ends), in one write."""
+        """The lane's answer, in one write."""
         if exchange.disconnected:
             return
         if self.access_log:  # uvicorn's own line, on when the service's request log is off
@@ -297,16 +296,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 scope["http_version"],
                 status,
             )
-        keep_alive, closing = exchange.keep_alive, False  # keep_alive: unset meanwhile by a shutdown
-        head = [STATUS_LINE[status]]
-        for name, value in chain(self.server_state.default_headers, headers):
-            if name == b"connection" and b"close" in value.lower():
-                keep_alive, closing = False, True
-            head += [name, b": ", value, b"\r\n"]
-        if not (keep_alive or closing):
-            head.append(b"connection: close\r\n")
-        head += [b"\r\n", content]
-        self.transport.write(b"".join(head))
+        # exchange.keep_alive: unset meanwhile by a graceful shutdown
+        answer, keep_alive = self._answer(status, headers, content, keep_alive=exchange.keep_alive)
+        self.transport.write(answer)
         exchange.keep_alive, exchange.response_started, exchange.response_complete = keep_alive, True, True
 
     # Timers
@@ -364,13 +356,24 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             cycle.message_event.set()
         log.info("refused %s: %d %s", _peer(self.client), status, detail)
         body = json.dumps({"detail": detail}).encode()
-        head = [STATUS_LINE[status]]
-        for name, value in self.server_state.default_headers:
-            head += [name, b": ", value, b"\r\n"]
-        head += [b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body)]
-        head += [b"connection: close\r\n\r\n", body]
-        self.transport.write(b"".join(head))
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        self.transport.write(self._answer(status, headers, body, keep_alive=False)[0])
         self.transport.close()
+
+    def _answer(
+        self, status: int, headers: list[tuple[bytes, bytes]], content: bytes, *, keep_alive: bool
+    ) -> tuple[bytes, bool]:
+        """An answer's bytes as uvicorn writes them (its default headers first, ``connection: close`` when
+        the connection ends), and whether the connection stays open: not if the headers say close."""
+        head, closing = [STATUS_LINE[status]], False
+        for name, value in chain(self.server_state.default_headers, headers):
+            if name == b"connection" and b"close" in value.lower():
+                keep_alive, closing = False, True
+            head += [name, b": ", value, b"\r\n"]
+        if not (keep_alive or closing):
+            head.append(b"connection: close\r\n")
+        head += [b"\r\n", content]
+        return b"".join(head), keep_alive
 
     def _close(self) -> None:
         """Close; while the client may still be sending its request, linger first.

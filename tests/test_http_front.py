@@ -141,9 +141,13 @@ def test_front_answers_pipelined_requests_in_order(server, served_by_front):
     with socket.create_connection((server.host, server.port), timeout=10) as sock:
         sock.sendall(b"".join(requests))
         buffer = bytearray()
-        statuses = [_read_answer(sock, buffer)[0] for _ in requests]
-    assert statuses == [200, 404, 200, 200]
-    assert served_by_front[0] == "/predict/logistic"
+        answers = [_read_answer(sock, buffer) for _ in requests]
+    assert [(status, json.loads(body)) for status, _, body in answers[1:3]] == [
+        (404, {"detail": "unknown model 'nope'; available: logistic, mnist"}),
+        (200, {"status": "alive"}),
+    ]
+    assert [json.loads(answers[i][2])["model"]["name"] for i in (0, 3)] == ["logistic", "mnist"]
+    assert served_by_front[0] == "/predict/logistic"  # the rest queue behind it, uvicorn's way
 
 
 @pytest.mark.parametrize(

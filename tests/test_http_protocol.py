@@ -166,3 +166,21 @@ def test_bodies_in_flight_over_the_memory_limit_are_503(server):
         response = _read_all(second)
     assert _status_and_headers(response)[0] == 503
     assert b"request bodies still arriving hold this worker's limit of 1000000 bytes" in response
+
+
+def test_prediction_lane_bodies_in_flight_count_toward_the_memory_limit(server):
+    # Bodies the protocol gathers for the prediction lane (64 KiB at most each) are held in memory too:
+    # 16 of 60 KB fit in LIMITS' 1 MB, the 17th crosses it.
+    head = (
+        b"POST /predict/logistic HTTP/1.1\r\nHost: x\r\nContent-Length: 64000\r\n"
+        b"Content-Type: application/json\r\n\r\n"
+    )
+    with contextlib.ExitStack() as stack:
+        held = [stack.enter_context(_connect(server)) for _ in range(17)]
+        for sock in held[:16]:
+            sock.sendall(head + b" " * 60_000)
+        time.sleep(0.2)
+        held[16].sendall(head + b" " * 60_000)
+        response = _read_all(held[16])
+    assert _status_and_headers(response)[0] == 503
+    assert b"request bodies still arriving hold this worker's limit of 1000000 bytes" in response

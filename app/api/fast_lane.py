@@ -132,15 +132,10 @@ class PredictionLane:
         match = self.match(path)
         if match is None:
             return None
-        length, limit = None, self.body_limits.json
-        for name, value in headers:
-            if name == b"content-length":
-                length = value
-            elif name == b"content-type":
-                limit = self.body_limits.limit_for(value)
-            elif name in _NOT_FOR_THE_FRONT:
-                return None
+        length, limit = self.body_limits.declared(headers)
         if length is None or not length.isdigit() or int(length) > min(limit, FRONT_MAX_BODY):
+            return None
+        if any(name in _NOT_FOR_THE_FRONT for name, _ in headers):
             return None
         if self.trusted_hosts is not None and not self.trusted_hosts.allow(headers):
             return None

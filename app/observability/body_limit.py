@@ -47,10 +47,17 @@ class BodyLimits:
     multipart: int  # image uploads: multipart, or one image as the body (app/uploads.py)
     json: int  # any other body
 
-    def limit_for(self, content_type: bytes) -> int:
-        if content_type[:19].lower() == b"multipart/form-data" or content_type[:6].lower() == b"image/":
-            return self.multipart
-        return self.json
+    def declared(self, headers: list[tuple[bytes, bytes]]) -> tuple[bytes | None, int]:
+        """The request's Content-Length as sent (None: not declared) and the limit for its content type."""
+        length, limit = None, self.json
+        for name, value in headers:
+            if name == b"content-length":
+                length = value
+            elif name == b"content-type" and (
+                value[:19].lower() == b"multipart/form-data" or value[:6].lower() == b"image/"
+            ):
+                limit = self.multipart
+        return length, limit
 
 
 class BodyLimitMiddleware:
@@ -62,12 +69,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length, limit = None, self.limits.json
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                length = value
-            elif name == b"content-type":
-                limit = self.limits.limit_for(value)
+        length, limit = self.limits.declared(scope["headers"])
         if length is None:
             await _LimitedRequest(self.app, limit, send)(scope, receive)
         elif length.isdigit() and int(length) > limit:

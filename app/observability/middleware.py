@@ -1,5 +1,8 @@
 """One pure ASGI middleware for what every request leaves behind: a request id, metrics, a log line.
 
+``RequestObserver`` does that work, begun and ended around a request; the middleware calls it, and so
+does the HTTP front of the prediction lane (app/http_protocol.py), which answers without ASGI.
+
 It is also the service's catch-all: an exception no handler took becomes a JSON 500 here, inside the id
 and the log, so the 500 carries X-Request-ID, its traceback is logged once under that id, and the
 keep-alive connection stays usable (Starlette's own catch-all re-raises to the server, which logs the
@@ -36,10 +39,10 @@ _SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "unmatched"  # one label for every path no route serves, to bound the series count
 INTERNAL_ERROR = json.dumps({"detail": "internal server error"}).encode()
-INTERNAL_ERROR_HEADERS = [
+INTERNAL_ERROR_HEADERS = (
     (b"content-type", b"application/json"),
     (b"content-length", b"%d" % len(INTERNAL_ERROR)),
-]
+)
 
 
 def request_id_from(headers: list[tuple[bytes, bytes]]) -> bytes:
@@ -59,8 +62,7 @@ def route_template(scope: Scope) -> str:
 
 
 class RequestObserver:
-    """A request's id, metrics and log line, begun and ended: for ObservabilityMiddleware, and for the HTTP
-    front's prediction lane (app/http_protocol.py), which answers without ASGI middleware."""
+    """A request's id, metrics and log line: ``begin`` when it arrives, ``end`` once it is answered."""
 
     def __init__(self, *, access_log: bool = True, debug: bool = False) -> None:
         self.log_requests = access_log
