@@ -135,8 +135,9 @@ class PredictionLane:
         length, limit = self.body_limits.declared(headers)
         if length is None or not length.isdigit() or int(length) > min(limit, FRONT_MAX_BODY):
             return None
-        if any(name in _NOT_FOR_THE_FRONT for name, _ in headers):
-            return None
+        for name, _ in headers:  # a plain loop: cheaper per request than any() over a generator
+            if name in _NOT_FOR_THE_FRONT:
+                return None
         if self.trusted_hosts is not None and not self.trusted_hosts.allow(headers):
             return None
         return match
