@@ -132,7 +132,8 @@ async def read_files(
 
 
 def _file_part(part: MultipartSegment, field_name: str, count: int, max_files: int) -> UploadedFile:
-    """A new file for ``part``, refused unless it is the ``count + 1``-th file named ``field_name``."""
+    """A new file for ``part``: refused when the part is not a file named ``field_name``, or when ``count``
+    files have already filled the request's ``max_files``."""
     name = _utf8(part.name)
     if name != field_name:
         raise MalformedRequestError(
