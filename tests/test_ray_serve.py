@@ -57,9 +57,12 @@ def _start_ray(attempts: int = 3) -> None:
 
 
 @pytest.fixture
-def ray_url(ray_settings: Settings):
+def ray_url(ray_settings: Settings, monkeypatch: pytest.MonkeyPatch):
     from app.ray_serve import RaySettings, build
 
+    # Serve's controller gives its HTTP proxy 5 s to report ready, three times, then kills it; on a busy
+    # machine the proxy's start-up alone can take longer. Ray's processes inherit this from the driver.
+    monkeypatch.setenv("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
     port = _free_port()
     _start_ray()
     try:
