@@ -45,12 +45,13 @@ def ray_settings(model_repository: Path) -> Settings:
 def _start_ray(attempts: int = 3) -> None:
     """A private one-node cluster ("local": even where RAY_ADDRESS or another running Ray would be found and
     joined). On a busy machine a node process now and then misses Ray's fixed start-up wait ("Timed out
-    waiting for file ..."), so a failed start is tried again from scratch."""
+    waiting for file ..." as a RuntimeError, "The current node timed out during startup" as a bare
+    Exception), so a failed start is tried again from scratch."""
     for attempt in range(1, attempts + 1):
         try:
             ray.init(address="local", num_cpus=2, include_dashboard=False)
             return
-        except RuntimeError:
+        except Exception:
             ray.shutdown()
             if attempt == attempts:
                 raise
