@@ -25,7 +25,7 @@ from PIL import (
 )
 
 from app.digit_fit import NoInkError, fit_digit
-from app.errors import InvalidContentError, PayloadTooLargeError, UnsupportedMediaTypeError
+from app.errors import ClientError, InvalidContentError, PayloadTooLargeError, UnsupportedMediaTypeError
 
 SUPPORTED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
 # The supported formats' decoders load with this module, at start-up: left to Pillow, they load on the
@@ -172,30 +172,41 @@ def _open(data: bytes | bytearray, filename: str, max_pixels: int) -> Image.Imag
     # anything is decoded; Pillow's own bomb error fires first only for absurd sizes (hundreds of megapixels).
     try:
         with _Decoding(filename, None):
-            # Only the supported formats are tried; Pillow's other readers are asked for the message alone.
+            # Only the supported formats' readers are tried: the others are asked only to name a format.
             image = Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS)
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        head = bytes(data[:64]).lstrip()
-        known = next((name for sig, name in _KNOWN_SIGNATURES.items() if head.startswith(sig)), None)
-        if known or (known := _other_format(data, filename)):
-            raise UnsupportedMediaTypeError(_unsupported(filename, known)) from None
-        if isinstance(exc, Image.DecompressionBombError):
-            raise PayloadTooLargeError(
-                f"image {filename!r} declares too many pixels to decode, over the limit of {max_pixels}"
-            ) from None
-        raise InvalidContentError(f"file {filename!r} is not an image that can be read") from None
-    if image.format not in SUPPORTED_FORMATS:  # a JPEG's plugin may open it as MPO
+    except UnidentifiedImageError:
+        raise _not_a_supported_image(data, filename, max_pixels) from None
+    except Image.DecompressionBombError:
+        raise _too_many_pixels(filename, max_pixels) from None
+    if image.format not in SUPPORTED_FORMATS:  # a JPEG's reader may open it as MPO
         raise UnsupportedMediaTypeError(_unsupported(filename, image.format or "unknown"))
     return image
 
 
-def _other_format(data: bytes | bytearray, filename: str) -> str | None:
-    """The format of a file that no supported format's reader opens, as Pillow's other readers name it."""
-    try:
-        with _Decoding(filename, None):
-            return Image.open(io.BytesIO(data)).format
-    except (UnidentifiedImageError, Image.DecompressionBombError):
-        return None
+def _not_a_supported_image(data: bytes | bytearray, filename: str, max_pixels: int) -> ClientError:
+    """The error for a file no supported format's reader opens: its format, named by its first bytes or by
+    Pillow's other readers (415); too many pixels, as another reader found (413); or not an image (422)."""
+    head = bytes(data[:64]).lstrip()
+    known = next((name for sig, name in _KNOWN_SIGNATURES.items() if head.startswith(sig)), None)
+    if known is None:
+        try:
+            with _Decoding(filename, None):
+                known = Image.open(io.BytesIO(data)).format
+        except UnidentifiedImageError:
+            return InvalidContentError(f"file {filename!r} is not an image that can be read")
+        except Image.DecompressionBombError:
+            return _too_many_pixels(filename, max_pixels)
+    return UnsupportedMediaTypeError(_unsupported(filename, known))
+
+
+def _too_many_pixels(filename: str, max_pixels: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"image {filename!r} declares too many pixels to decode, over the limit of {max_pixels}"
+    )
+
+
+# Passed on by _Decoding: Pillow's "unidentified" and bomb errors, for _open to word, and the interpreter's.
+_PASSED_ON = (UnidentifiedImageError, Image.DecompressionBombError, MemoryError, RecursionError)
 
 
 class _Decoding:
@@ -218,10 +229,8 @@ class _Decoding:
         return None
 
     def __exit__(self, kind: type | None, exc: BaseException | None, traceback: object) -> None:
-        if exc is None or not isinstance(exc, Exception) or isinstance(exc, _PASSED_ON):
-            return
-        if not _raised_in_pillow(exc):
-            return
+        if not isinstance(exc, Exception) or isinstance(exc, _PASSED_ON) or not _raised_in_pillow(exc):
+            return  # no exception, or not the file's fault: it goes on as it is
         filename = self.filename
         if any(str(exc).startswith(text) for text in _TEXT_LIMIT_ERRORS):
             raise InvalidContentError(
@@ -231,9 +240,6 @@ class _Decoding:
         format_name = self.format_name
         reason = f"{format_name}: {exc}" if format_name else str(exc) or type(exc).__name__
         raise InvalidContentError(f"image {filename!r} is truncated or corrupt ({reason})") from None
-
-
-_PASSED_ON = (UnidentifiedImageError, Image.DecompressionBombError, MemoryError, RecursionError)
 
 
 def _raised_in_pillow(exc: BaseException) -> bool:

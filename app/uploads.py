@@ -61,9 +61,7 @@ async def read_image_body(request: Request, content_type: str, *, max_file_bytes
         raise UnsupportedMediaTypeError(
             f"image type {media} is not supported; send one of {', '.join(RAW_IMAGE_TYPES)}"
         )
-    too_large = PayloadTooLargeError(
-        f"file {RAW_BODY_NAME!r} is larger than the upload limit of {max_file_bytes} bytes"
-    )
+    too_large = _file_too_large(RAW_BODY_NAME, max_file_bytes)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_file_bytes:
         raise too_large
@@ -117,9 +115,7 @@ async def read_files(
                         f"the files in this request together exceed the limit of {max_total_bytes} bytes"
                     )
                 if len(part.data) > max_file_bytes:
-                    raise PayloadTooLargeError(
-                        f"file {part.filename!r} is larger than the upload limit of {max_file_bytes} bytes"
-                    )
+                    raise _file_too_large(part.filename, max_file_bytes)
     except MultipartError as exc:  # the parser's errors for a broken body
         raise MalformedRequestError(f"malformed multipart body: {exc}") from None
     try:
@@ -147,6 +143,12 @@ def _file_part(part: MultipartSegment, field_name: str, count: int, max_files: i
     if count == max_files:
         raise PayloadTooLargeError(f"too many files: at most {max_files} images per request")
     return UploadedFile(filename=_utf8(part.filename))
+
+
+def _file_too_large(filename: str, max_file_bytes: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"file {filename!r} is larger than the upload limit of {max_file_bytes} bytes"
+    )
 
 
 def _utf8(header_text: str) -> str:

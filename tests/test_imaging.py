@@ -122,3 +122,19 @@ def test_decoding_large_images_leaves_health_answering(monkeypatch, app):
         upload.join(20)
     assert health.status_code == 200
     assert result["response"].status_code == 200
+
+
+def test_open_image_unsupported_format_is_named():
+    with pytest.raises(imaging.UnsupportedMediaTypeError) as refused:
+        open_image(b"P5\n28 28\n255\n" + bytes(784), filename="d.ppm", max_pixels=10**6)
+    assert str(refused.value) == (
+        "file 'd.ppm' is in PPM format; supported image formats: PNG, JPEG, BMP, GIF, WEBP"
+    )
+
+
+def test_open_image_bomb_in_an_unsupported_format_is_too_large():
+    # Only another format's reader finds the size, and it raises Pillow's bomb error before naming a format.
+    bomb = b"P5\n100000 100000\n255\n" + bytes(16)
+    with pytest.raises(imaging.PayloadTooLargeError) as refused:
+        open_image(bomb, filename="d.ppm", max_pixels=10**6)
+    assert str(refused.value) == "image 'd.ppm' declares too many pixels to decode, over the limit of 1000000"
