@@ -3,13 +3,23 @@
 import io
 import json
 import logging
+import math
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
-from app.observability.logs import LineHandler, RecordMaker, RequestIdFilter, TextFormatter, escape_controls
+from app.observability.logs import (
+    JsonFormatter,
+    LineHandler,
+    RequestIdFilter,
+    RequestLine,
+    TextFormatter,
+    escape_controls,
+    request_id_var,
+)
 
 
 @pytest.fixture
@@ -78,32 +88,120 @@ def record_factory():
     logging.setLogRecordFactory(factory)
 
 
-def test_record_maker_makes_the_record_logger_info_makes(record_factory):
-    logger = logging.getLogger("app.access")
-    fields = {"request_id": "abc", "path": "/x\n", "status": 200}
-    made = RecordMaker(logger, "GET %s %d")(("/x\n", 200), dict(fields))
-    logged = logger.makeRecord(
-        logger.name,
-        logging.INFO,
-        "(unknown file)",
-        0,
-        "GET %s %d",
-        ("/x\n", 200),
-        None,
-        "(unknown function)",
-        dict(fields),
-    )
-    made.created, made.msecs, made.relativeCreated = logged.created, logged.msecs, logged.relativeCreated
-    assert vars(made) == vars(logged)
-    assert list(vars(made)) == list(vars(logged))  # the JSON line's field order too
-    assert TextFormatter().format(made) == TextFormatter().format(logged)
+@pytest.fixture
+def access_logger(record_factory, monkeypatch):
+    """A logger set up as logging_config sets up the service's: one LineHandler with the request id filter,
+    writing to a string; the clock stopped. Outside logging's tree, where pytest adds no handlers."""
+    logger = logging.Logger("test.access", logging.INFO)
+    stream = io.StringIO()
+    handler = LineHandler(stream)
+    handler.addFilter(RequestIdFilter())
+    logger.addHandler(handler)
+    monkeypatch.setattr(time, "time", lambda: 1764300000.987654)
+    token = request_id_var.set("r-1")
+    yield logger, handler, stream
+    request_id_var.reset(token)
 
 
-def test_record_maker_is_off_with_another_record_factory(record_factory):
-    maker = RecordMaker(logging.getLogger("app.access"), "GET %s %d")
-    assert maker.enabled
-    logging.setLogRecordFactory(lambda *args, **kwargs: logging.LogRecord(*args, **kwargs))
-    assert not maker.enabled
+_FIELDS = {"method": "GET", "path": '/x\n\u00e9\u2028"', "status": 200, "client": None, "duration_ms": 0.25}
+
+
+_ODD_FIELDS = {
+    "huge": 10**30,
+    "nan": math.nan,
+    "minus_inf": -math.inf,
+    "flag": True,
+    "tags": ["a", 1],
+    "id": 7,
+}
+
+
+@pytest.mark.parametrize("fields", [_FIELDS, {**_FIELDS, **_ODD_FIELDS}], ids=["plain", "odd"])
+@pytest.mark.parametrize("formatter", [JsonFormatter, TextFormatter])
+def test_request_line_writes_the_line_logger_info_writes(access_logger, formatter, fields):
+    logger, handler, stream = access_logger
+    handler.setFormatter(formatter())
+    args = ('/x\n\u00e9\u2028"', 200)
+    RequestLine(logger, "GET %s %d")(args, "r-1", dict(fields))
+    logger.info("GET %s %d", *args, extra={"request_id": "r-1", **fields})
+    written, logged = stream.getvalue().splitlines()
+    assert written == logged
+
+
+def test_request_line_with_our_handler_alone_makes_no_record(access_logger, monkeypatch):
+    logger, handler, stream = access_logger
+    handler.setFormatter(JsonFormatter())
+
+    def no_record(*args, **kwargs):
+        raise AssertionError("a record was made")
+
+    monkeypatch.setattr(logger, "makeRecord", no_record)
+    RequestLine(logger, "GET %s %d")(("/x", 200), "r-1", dict(_FIELDS))
+    assert json.loads(stream.getvalue())["message"] == "GET /x 200"
+
+
+def test_request_line_json_line_holds_the_fields(access_logger):
+    logger, handler, stream = access_logger
+    handler.setFormatter(JsonFormatter())
+    RequestLine(logger, "GET %s %d")(("/x", 200), "r-1", dict(_FIELDS))
+    line = json.loads(stream.getvalue())
+    assert line == {
+        "time": "2025-11-28T03:20:00.987Z",
+        "level": "INFO",
+        "logger": "test.access",
+        "message": "GET /x 200",
+        "request_id": "r-1",
+        **_FIELDS,
+    }
+
+
+def test_request_line_logs_the_usual_way_with_another_handler(access_logger, caplog):
+    logger, handler, stream = access_logger
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(caplog.handler)
+    RequestLine(logger, "GET %s %d")(("/x", 200), "r-1", dict(_FIELDS))
+    [record] = caplog.records
+    assert (record.getMessage(), record.request_id, record.path) == ("GET /x 200", "r-1", _FIELDS["path"])
+    assert json.loads(stream.getvalue())["message"] == "GET /x 200"
+
+
+def test_request_line_logs_the_usual_way_with_a_logger_filter(access_logger):
+    logger, handler, stream = access_logger
+    handler.setFormatter(JsonFormatter())
+    dropping = logging.Filter("elsewhere")  # lets no record of test.access through
+    logger.addFilter(dropping)
+    RequestLine(logger, "GET %s %d")(("/x", 200), "r-1", dict(_FIELDS))
+    assert stream.getvalue() == ""
+
+
+def test_request_line_logs_the_usual_way_with_another_record_factory(access_logger):
+    logger, handler, stream = access_logger
+    handler.setFormatter(JsonFormatter())
+
+    def stamped(*args, **kwargs):
+        record = logging.LogRecord(*args, **kwargs)
+        record.host = "h1"
+        return record
+
+    logging.setLogRecordFactory(stamped)
+    RequestLine(logger, "GET %s %d")(("/x", 200), "r-1", dict(_FIELDS))
+    assert json.loads(stream.getvalue())["host"] == "h1"
+
+
+def test_request_line_writes_nothing_below_the_level(access_logger):
+    logger, handler, stream = access_logger
+    handler.setFormatter(JsonFormatter())
+    logger.setLevel(logging.WARNING)
+    RequestLine(logger, "GET %s %d")(("/x", 200), "r-1", dict(_FIELDS))
+    assert stream.getvalue() == ""
+
+
+def test_request_line_failed_write_is_reported_as_logging_reports_it(access_logger, capsys):
+    logger, handler, stream = access_logger
+    handler.setFormatter(JsonFormatter())
+    stream.close()
+    RequestLine(logger, "GET %s %d")(("/x", 200), "r-1", dict(_FIELDS))
+    assert "--- Logging error ---" in capsys.readouterr().err
 
 
 def test_line_handler_flushes_every_line():

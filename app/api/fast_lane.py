@@ -23,7 +23,7 @@ installed: FastAPI's telemetry names each span from its router.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import NamedTuple
 
 from fastapi import FastAPI
@@ -153,7 +153,7 @@ class PredictionLane:
         status = 0
         try:
             try:
-                response = await self.answer(Request(scope, _body_receiver(body)), match)
+                response = await self.answer(_ReceivedRequest(scope, body), match)
                 status, headers, content = response.status_code, response.raw_headers, response.body
             except Exception as exc:
                 log_unhandled(scope, exc)
@@ -161,6 +161,22 @@ class PredictionLane:
             respond(status, [*headers, (REQUEST_ID_HEADER, observation.request_id)], content)
         finally:
             self.observer.end(observation, scope, status)
+
+
+class _ReceivedRequest(Request):
+    """A request the HTTP front has read whole: ``body()`` and ``stream()`` hand over the bytes in hand, as
+    a Request does once it has read them, without a ``receive()`` message in between."""
+
+    def __init__(self, scope: Scope, body: bytes) -> None:
+        super().__init__(scope, _body_receiver(body))
+        self._whole_body = body
+
+    async def body(self) -> bytes:
+        return self._whole_body
+
+    async def stream(self) -> AsyncGenerator[bytes, None]:
+        yield self._whole_body
+        yield b""
 
 
 def _body_receiver(body: bytes) -> Receive:

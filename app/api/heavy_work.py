@@ -11,19 +11,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from starlette.requests import Request
 
 HEAVY_BODY_BYTES = 64 * 1024  # a full batch of logistic instances is 1 KiB; 64 pixel images, 300 KiB
 
 
-@asynccontextmanager
-async def turn_for(request: Request, body_bytes: int) -> AsyncIterator[None]:
-    """Hold the app's heavy-work slot for a body of ``body_bytes`` or more; a small one goes straight."""
+def turn_for(request: Request, body_bytes: int) -> AbstractAsyncContextManager[None]:
+    """Hold the app's heavy-work slot for a body of ``body_bytes`` or more; a small one goes straight
+    (through a shared no-op context: a generator-based one would cost a small prediction 4 %)."""
     if body_bytes < HEAVY_BODY_BYTES:
-        yield
-        return
-    async with request.app.state.heavy_work:
+        return _STRAIGHT
+    return _taking_turn(request.app.state.heavy_work)
+
+
+_STRAIGHT = nullcontext()
+
+
+@asynccontextmanager
+async def _taking_turn(slot: asyncio.Semaphore) -> AsyncIterator[None]:
+    async with slot:
         await asyncio.sleep(0)  # one turn of the loop for everything already waiting
         yield

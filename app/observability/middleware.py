@@ -25,13 +25,13 @@ from typing import NamedTuple
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.observability.logs import RecordMaker, request_id_var
+from app.observability.logs import RequestLine, request_id_var
 from app.observability.metrics import HTTP_REQUEST_SECONDS, REQUEST_COUNTS, REQUESTS_IN_FLIGHT
 
 access_log = logging.getLogger("app.access")
 log = logging.getLogger(__name__)
 _ACCESS_LINE = "%s %s %d %.3fms"
-_access_record = RecordMaker(access_log, _ACCESS_LINE)
+_access_line = RequestLine(access_log, _ACCESS_LINE)
 
 REQUEST_ID_HEADER = b"x-request-id"
 # A client's id is kept only when it is short and plain, so it cannot forge log lines or bloat them.
@@ -108,7 +108,6 @@ class RequestObserver:
         path = scope["path"]
         client = scope.get("client")
         fields = {
-            "request_id": request_id,
             "method": method,
             "path": path,
             "route": route,
@@ -118,10 +117,7 @@ class RequestObserver:
         }
         if self.debug and scope.get("query_string"):
             fields["query"] = scope["query_string"].decode("latin-1")
-        if _access_record.enabled:  # the record logger.info would make, made for less (see RecordMaker)
-            access_log.handle(_access_record((method, path, status, duration_ms), fields))
-        else:
-            access_log.info(_ACCESS_LINE, method, path, status, duration_ms, extra=fields)
+        _access_line((method, path, status, duration_ms), request_id, fields)
 
 
 class Observation(NamedTuple):

@@ -176,6 +176,22 @@ def test_frozen_logistic_either_side_of_its_python_float_limit_is_bit_identical(
     assert got == reference_proba(model, reference_rows(rows)).tolist()
 
 
+@pytest.mark.parametrize("count", [1, 2, 3, 4])
+def test_frozen_logistic_sigmoid_of_a_few_rows_is_bit_identical_at_every_magnitude(count):
+    model = model_for(CONFIGS["one_feature"], 1.0, seed=7)
+    with torch.no_grad():  # logit = x exactly: the sigmoid alone is under test
+        model.linear.weight.fill_(1.0)
+        model.linear.bias.zero_()
+    generator = torch.Generator().manual_seed(12)
+    logits = [-746.0, -745.1, -709.8, -709.7, -36.8, 36.8, 709.8, 746.0, 0.0, -0.0, 5e-324]
+    for exponent in range(-20, 4):
+        logits += (torch.randn(400, generator=generator, dtype=torch.float64) * 10.0**exponent).tolist()
+    frozen = FrozenLogistic(model)
+    for start in range(0, len(logits), count):
+        rows = [[logit] for logit in logits[start : start + count]]
+        assert frozen(reference_rows(rows)) == reference_proba(model, reference_rows(rows)).tolist(), rows
+
+
 def test_frozen_logistic_float32_tensor_is_bit_identical():
     model = model_for(CONFIGS["standardized"], 1.0, seed=5)
     rows = [row for row in edge_rows(2, seed=11) if all(abs(value) <= 3e38 for value in row)]
