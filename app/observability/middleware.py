@@ -10,7 +10,8 @@ traceback again and drops the connection).
 
 Pure ASGI rather than BaseHTTPMiddleware, which runs the app in a separate task and costs a large share
 of a fast endpoint's throughput. Per request this does a header scan, two clock reads, a dict look-up
-for the label values, plain-int counts (see CounterTally and HistogramTally) and one log record.
+for the label values, plain-int counts (see CounterTally and HistogramTally) and one log line (see
+RequestLine).
 """
 
 from __future__ import annotations
