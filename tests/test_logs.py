@@ -106,17 +106,15 @@ def access_logger(record_factory, monkeypatch):
 _FIELDS = {"method": "GET", "path": '/x\n\u00e9\u2028"', "status": 200, "client": None, "duration_ms": 0.25}
 
 
-_ODD_FIELDS = {
-    "huge": 10**30,
-    "nan": math.nan,
-    "minus_inf": -math.inf,
-    "flag": True,
-    "tags": ["a", 1],
-    "id": 7,
-}
+_ODD_NUMBERS = {"huge": 10**30, "nan": math.nan, "minus_inf": -math.inf, "id": 7}
+_OTHER_TYPES = {"flag": True, "tags": ["a", 1]}  # written by the JSON encoder, as format writes them
 
 
-@pytest.mark.parametrize("fields", [_FIELDS, {**_FIELDS, **_ODD_FIELDS}], ids=["plain", "odd"])
+@pytest.mark.parametrize(
+    "fields",
+    [_FIELDS, {**_FIELDS, **_ODD_NUMBERS}, {**_FIELDS, **_ODD_NUMBERS, **_OTHER_TYPES}],
+    ids=["plain", "odd-numbers", "other-types"],
+)
 @pytest.mark.parametrize("formatter", [JsonFormatter, TextFormatter])
 def test_request_line_writes_the_line_logger_info_writes(access_logger, formatter, fields):
     logger, handler, stream = access_logger
