@@ -165,7 +165,10 @@ class TextFormatter(logging.Formatter):
         self._seconds = _SecondsText(self.converter, self.default_time_format)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return self.default_msec_format % (self._seconds.text(record.created), record.msecs)
+        return self._asctime(record.created, record.msecs)
+
+    def _asctime(self, created: float, msecs: float) -> str:
+        return self.default_msec_format % (self._seconds.text(created), msecs)
 
     def format(self, record: logging.LogRecord) -> str:
         record.message = record.getMessage()
@@ -186,7 +189,7 @@ class TextFormatter(logging.Formatter):
         """The line ``format`` writes for a record of these attributes (no exception); fields not shown."""
         msecs = int((created - int(created)) * 1000)  # as LogRecord works them out
         attributes = {
-            "asctime": self.default_msec_format % (self._seconds.text(created), msecs),
+            "asctime": self._asctime(created, msecs),
             "levelname": level,
             "name": logger,
             "request_id": request_id,
