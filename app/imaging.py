@@ -26,6 +26,7 @@ from PIL import (
 
 from app.digit_fit import NoInkError, fit_digit
 from app.errors import ClientError, InvalidContentError, PayloadTooLargeError, UnsupportedMediaTypeError
+from app.plain_png import plain_grey_pixels
 
 SUPPORTED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
 # The supported formats' decoders load with this module, at start-up: left to Pillow, they load on the
@@ -70,22 +71,41 @@ async def read_digits(
     background_is_dark: bool,
     fit: FitMode,
 ) -> torch.Tensor:
-    """(filename, file bytes) pairs -> uint8 [N, size, size]: every header checked before any decoding."""
-    images = [(name, open_image(data, filename=name, max_pixels=max_pixels)) for name, data in files]
+    """(filename, file bytes) pairs -> uint8 [N, size * size], each row an image's pixels row by row (the
+    model's input shape): every header checked before any large image is decoded."""
+    sources = [(name, _plain_or_opened(data, name, size, max_pixels, fit)) for name, data in files]
 
     def decode_all() -> torch.Tensor:
         digits = [
-            decode_digit(
-                image, filename=name, size=size, invert=invert, background_is_dark=background_is_dark, fit=fit
-            )
-            for name, image in images
+            _exact_digit(source, size, invert, background_is_dark)
+            if isinstance(source, bytes)
+            else decode_digit(
+                source,
+                filename=name,
+                size=size,
+                invert=invert,
+                background_is_dark=background_is_dark,
+                fit=fit,
+            ).reshape(-1)
+            for name, source in sources
         ]
         # One image, the usual upload: a view of it as a batch of one, not a copy.
-        return digits[0].unsqueeze(0) if len(digits) == 1 else torch.stack(digits)
+        return digits[0].view(1, -1) if len(digits) == 1 else torch.stack(digits)
 
-    if all(max(image.size) <= INLINE_SIDE for _, image in images):
+    if all(isinstance(source, bytes) or max(source.size) <= INLINE_SIDE for _, source in sources):
         return decode_all()
     return await to_thread.run_sync(_one_per_core, decode_all)
+
+
+def _plain_or_opened(
+    data: bytes | bytearray, filename: str, size: int, max_pixels: int, fit: FitMode
+) -> bytes | Image.Image:
+    """A plain grey PNG of the model's size decoded to its pixels (app/plain_png.py), when it is small
+    enough to decode inline; otherwise the file opened by Pillow, its header checked."""
+    plain = fit == "auto" and size <= INLINE_SIDE and size * size <= max_pixels
+    if plain and (pixels := plain_grey_pixels(data, size)) is not None:
+        return pixels
+    return open_image(data, filename=filename, max_pixels=max_pixels)
 
 
 def _one_per_core(decode):
@@ -131,10 +151,7 @@ def decode_digit(
         )
     if exact and fit == "auto":
         raw = _decoded(image, filename, draft=False).tobytes()
-        pixels = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(size, size)
-        if invert == "always" or (invert == "auto" and _looks_inverted(raw, size, background_is_dark)):
-            pixels = 255 - pixels
-        return pixels
+        return _exact_digit(raw, size, invert, background_is_dark).view(size, size)
     luminance = _decoded(image, filename, draft=True)
     ink = {"auto": "auto", "always": "dark", "never": "light"}[invert]
     grey = torch.frombuffer(bytearray(luminance.tobytes()), dtype=torch.uint8)
@@ -146,6 +163,14 @@ def decode_digit(
             f"image {filename!r} shows no digit: nothing in it stands out from its background"
         ) from None
     return pixels if background_is_dark else 255 - pixels
+
+
+def _exact_digit(raw: bytes, size: int, invert: InvertMode, background_is_dark: bool) -> torch.Tensor:
+    """A size x size image's luminance bytes, read as they are -> uint8 [size * size], light on dark."""
+    pixels = torch.frombuffer(bytearray(raw), dtype=torch.uint8)
+    if invert == "always" or (invert == "auto" and _looks_inverted(raw, size, background_is_dark)):
+        pixels = 255 - pixels
+    return pixels
 
 
 def _decoded(image: Image.Image, filename: str, *, draft: bool) -> Image.Image:

@@ -1,3 +1,4 @@
+import asyncio
 import io
 import random
 import threading
@@ -138,3 +139,37 @@ def test_open_image_bomb_in_an_unsupported_format_is_too_large():
     with pytest.raises(imaging.PayloadTooLargeError) as refused:
         open_image(bomb, filename="d.ppm", max_pixels=10**6)
     assert str(refused.value) == "image 'd.ppm' declares too many pixels to decode, over the limit of 1000000"
+
+
+def digits(files, **options) -> torch.Tensor:
+    options = {"size": 28, "max_pixels": 1_000_000, "invert": "auto", "background_is_dark": True, **options}
+    return asyncio.run(imaging.read_digits(files, fit="auto", **options))
+
+
+def test_read_digits_plain_grey_png_equals_pillows_reading(monkeypatch):
+    data = encoded(Image.effect_noise((28, 28), 60))
+    assert imaging.plain_grey_pixels(data, 28) is not None
+    fast = digits([("a.png", data)])
+    monkeypatch.setattr(imaging, "plain_grey_pixels", lambda data, side: None)
+    assert torch.equal(fast, digits([("a.png", data)]))
+    assert fast.shape == (1, 784)
+
+
+def test_read_digits_mixes_plain_and_other_files_in_order():
+    plain, other = encoded(drawing(size=(28, 28))), encoded(drawing(ink=255, paper=0, size=(28, 28)), "BMP")
+    batch = digits([("a.png", plain), ("b.bmp", other), ("c.png", plain)])
+    assert batch.shape == (3, 784)
+    assert torch.equal(batch[0], digits([("a.png", plain)])[0])
+    assert torch.equal(batch[1], digits([("b.bmp", other)])[0])
+    assert torch.equal(batch[2], batch[0])
+
+
+def test_read_digits_broken_plain_png_keeps_pillows_error():
+    data = encoded(Image.effect_noise((28, 28), 60))
+    with pytest.raises(imaging.InvalidContentError, match=r"^image 'a.png' is truncated or corrupt \(PNG: "):
+        digits([("a.png", data[:60] + data[-12:])])
+
+
+def test_read_digits_plain_grey_png_over_the_pixel_limit_is_refused():
+    with pytest.raises(imaging.PayloadTooLargeError, match="over the limit of 700"):
+        digits([("a.png", encoded(drawing(size=(28, 28))))], max_pixels=700)
