@@ -18,6 +18,7 @@ from multipart import MultipartError, MultipartSegment, PushMultipartParser, par
 from starlette.requests import ClientDisconnect, Request
 
 from app.errors import MalformedRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
+from app.request_headers import header
 
 MAX_BOUNDARY_LENGTH = 70  # RFC 2046, section 5.1.1
 # Content types of an image sent as the whole body; Pillow reads the format from the bytes themselves.
@@ -41,7 +42,7 @@ async def read_images(
     request: Request, *, field_name: str, max_files: int, max_file_bytes: int, max_total_bytes: int
 ) -> list[UploadedFile]:
     """The uploaded image files: an image body (``image/png``, ...) or the file parts of a multipart body."""
-    content_type = request.headers.get("content-type", "")
+    content_type = header(request, b"content-type") or ""
     if is_raw_image(content_type):
         return [await read_image_body(request, content_type, max_file_bytes=max_file_bytes)]
     return await read_files(
@@ -62,7 +63,7 @@ async def read_image_body(request: Request, content_type: str, *, max_file_bytes
             f"image type {media} is not supported; send one of {', '.join(RAW_IMAGE_TYPES)}"
         )
     too_large = _file_too_large(RAW_BODY_NAME, max_file_bytes)
-    length = request.headers.get("content-length", "")
+    length = header(request, b"content-length") or ""
     if length.isdigit() and int(length) > max_file_bytes:
         raise too_large
     image = UploadedFile(filename=RAW_BODY_NAME)
@@ -80,7 +81,7 @@ async def read_files(
     request: Request, *, field_name: str, max_files: int, max_file_bytes: int, max_total_bytes: int
 ) -> list[UploadedFile]:
     """Every file part of a multipart body, in order; refuses anything else with a ClientError."""
-    content_type, options = parse_options_header(request.headers.get("content-type", ""))
+    content_type, options = parse_options_header(header(request, b"content-type") or "")
     if content_type != "multipart/form-data":
         raise UnsupportedMediaTypeError(
             f"expected a multipart/form-data body with image parts named {field_name!r}, or one image as "

@@ -32,6 +32,7 @@ from app.errors import (
     not_a_json_body,
 )
 from app.observability.body_limit import BodyTooLargeError
+from app.request_headers import header
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -51,7 +52,7 @@ async def read_json(request: Request, model: type[Model]) -> Model:
         raise MalformedRequestError("the request body ended before it was complete") from None
     if not body:
         raise empty_json_body()
-    content_type = request.headers.get("content-type")
+    content_type = header(request, b"content-type")
     if not _is_json_media_type(content_type):
         raise not_a_json_body(content_type)
     limit = request.app.state.settings.max_batch_size
