@@ -163,25 +163,30 @@ class LogisticRegression(nn.Module):
 
     def batch(self, rows: list[list[float]]) -> torch.Tensor:
         """Instances as value lists (``LogisticConfig.feature_rows``) -> a checked float64 [N, in_features]
-        batch. The same checks as ``check``, with finiteness read from the Python floats when they are
-        plain numbers: cheaper than two tensor ops for a few values."""
+        batch (``checked_rows``'s checks)."""
+        return stacked(self.checked_rows(rows), self.config.in_features)
+
+    def checked_rows(self, rows: list[list[float]]) -> list[array]:
+        """Instances as value lists -> each as C doubles (what torch.tensor stores too), checked as ``check``
+        checks a batch: some rows, in_features values each, all finite. What FrozenLogistic reads on a few
+        rows, with no tensor made and read back; finiteness is read from the floats, cheaper than two
+        tensor ops for a few values."""
         width = self.config.in_features
         if rows and all(len(row) == width for row in rows):
-            # The values packed as C doubles (what torch.tensor stores too), the tensor made on that
-            # buffer: a third of torch.tensor's cost on nested lists, which infers the shape row by row.
             try:
-                values = array("d", [value for row in rows for value in row])
+                checked = [array("d", row) for row in rows]
             except (TypeError, OverflowError):  # not plain numbers: torch.tensor below names the problem
                 pass
             else:
-                if not all(map(math.isfinite, values)):
-                    raise InvalidInputError(_NOT_FINITE)
-                return torch.frombuffer(values, dtype=torch.float64).view(len(rows), width)
+                for row in checked:
+                    if not all(map(math.isfinite, row)):
+                        raise InvalidInputError(_NOT_FINITE)
+                return checked
         # Empty, ragged or not plain numbers: torch.tensor and check give the error. float64: float32 would
         # turn 1e300 into infinity.
         features = torch.tensor(rows, dtype=torch.float64)
         self.check(features)
-        return features
+        return [array("d", row) for row in features.tolist()]
 
     def check(self, features: torch.Tensor, *, known_finite: bool = False) -> None:
         """Raise InvalidInputError unless ``features`` is a non-empty [N, in_features] batch, all finite."""
@@ -240,6 +245,12 @@ def _scaled_logits(x: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor) 
     return torch.mm(x / scale, weight_t).mul_(scale).add_(bias)
 
 
+def stacked(rows: Sequence[array], width: int) -> torch.Tensor:
+    """Rows of ``width`` C doubles (``checked_rows``) -> a float64 [N, width] tensor on one buffer of them."""
+    values = rows[0] if len(rows) == 1 else array("d", b"".join(rows))
+    return torch.frombuffer(values, dtype=torch.float64).view(len(rows), width)
+
+
 def _probabilities(logits: torch.Tensor) -> torch.Tensor:
     """[N, 1] float64 logits -> P(y=1) [N] float32, in place on them (.float() parses its arguments faster
     than .to(torch.float32))."""
@@ -271,14 +282,21 @@ class FrozenLogistic:
         self.weight_t, self.bias_tensor = (t.detach().clone() for t in model._float64_parameters())
         self.bias = float(self.bias_tensor.cpu()[0])
 
-    def __call__(self, features: torch.Tensor) -> list[float]:
-        """Checked features [N, in_features] (``LogisticRegression.batch`` or ``check``) -> P(y=1) per row."""
-        model = self.model
-        if not self.on_cpu or not features.is_cpu or features.numel() > self.MOST_VALUES:
-            x = model.preprocess(features, known_finite=True)
-            return _probabilities(_scaled_logits(x, self.weight_t, self.bias_tensor)).cpu().tolist()
-        model.check(features, known_finite=True)
-        rows, scaled, scales = features.tolist(), array("d"), array("d")
+    def __call__(self, features: torch.Tensor | Sequence[array]) -> list[float]:
+        """Checked features -> P(y=1) per row: rows of C doubles (``LogisticRegression.checked_rows``) or an
+        [N, in_features] tensor (``LogisticRegression.batch`` or ``check``)."""
+        if not isinstance(features, torch.Tensor):
+            if self.on_cpu and len(features) * self.width <= self.MOST_VALUES:
+                return self._on_floats(features)
+            features = stacked(features, self.width)
+        elif self.on_cpu and features.is_cpu and features.numel() <= self.MOST_VALUES:
+            self.model.check(features, known_finite=True)
+            return self._on_floats(features.tolist())
+        x = self.model.preprocess(features, known_finite=True)
+        return _probabilities(_scaled_logits(x, self.weight_t, self.bias_tensor)).cpu().tolist()
+
+    def _on_floats(self, rows: Sequence[Sequence[float]]) -> list[float]:
+        scaled, scales = array("d"), array("d")
         standardization = self.standardization
         for row in rows:
             if standardization is not None:  # (x - mean) / std, kept within float64's range

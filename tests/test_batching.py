@@ -73,6 +73,16 @@ def test_micro_batcher_logistic_equals_unbatched_results():
         assert probabilities == pytest.approx(expected_probabilities, rel=1e-6)
 
 
+def test_micro_batcher_never_mixes_tensor_and_row_inputs():
+    servable = _servable(make_logistic())
+    sizes = _counting(servable)
+    tensor = servable.prepare(torch.tensor([[1.0, 2.0]], dtype=torch.float64))
+    inputs = [servable.prepare([[4.0, 3.0]]), servable.prepare([[1.0, 2.0]]), tensor, tensor]
+    batched = asyncio.run(_submit_all(MicroBatcher(max_size=8, max_wait_ms=50), servable, inputs))
+    assert sizes == [2, 2]
+    assert batched[1] == batched[2] == batched[3] == servable.infer(tensor)
+
+
 def test_micro_batcher_never_exceeds_max_size():
     servable = _servable(make_softmax())
     sizes = _counting(servable)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -27,6 +28,7 @@ import torch
 from app.observability.metrics import INFERENCE_SECONDS, PREDICTION_COUNTS
 from models import Checkpoint, FrozenLogistic, LogisticRegression, SoftmaxRegression
 from models.explanation import Explanation
+from models.logistic import stacked
 
 ANY = -1  # a dimension of any size: the batch
 
@@ -134,19 +136,21 @@ class LogisticServable(Servable):
             ),
         )
 
-    def prepare(self, inputs: list[list[float] | dict[str, float]] | torch.Tensor) -> torch.Tensor:
-        """Instances (value lists in feature order or {name: value} from JSON, or a tensor) -> a checked
-        [N, in_features] tensor.
+    def prepare(
+        self, inputs: list[list[float] | dict[str, float]] | torch.Tensor
+    ) -> list[array] | torch.Tensor:
+        """Instances (value lists in feature order or {name: value} from JSON, or a tensor) -> checked rows:
+        as C doubles (the model's ``checked_rows``) from instances, an [N, in_features] tensor from a tensor.
 
-        The one finite-input check of this architecture is ``model.check``, called here on every input.
+        The model checks every input here, with ``checked_rows`` or ``check``.
         """
         if not isinstance(inputs, torch.Tensor):
             # Names to the model's order; a wrong count or name is an InvalidInputError listing them.
-            return self.model.batch(self.config.feature_rows(inputs))
+            return self.model.checked_rows(self.config.feature_rows(inputs))
         self.model.check(inputs)
         return inputs
 
-    def infer(self, batch: torch.Tensor) -> tuple[list[float], list[int]]:
+    def infer(self, batch: list[array] | torch.Tensor) -> tuple[list[float], list[int]]:
         started = time.perf_counter()
         with inference_mode():
             # prepare() has checked the batch: the model's own scan for NaN is not run twice.
@@ -161,9 +165,11 @@ class LogisticServable(Servable):
         probabilities, labels = columns
         return {"probability": probabilities, "label": labels}
 
-    def explain(self, batch: torch.Tensor) -> tuple[list[float], list[int], Explanation]:
+    def explain(self, batch: list[array] | torch.Tensor) -> tuple[list[float], list[int], Explanation]:
         """As ``infer``, with each feature's exact share of the logit."""
         model = self.model
+        if not isinstance(batch, torch.Tensor):
+            batch = stacked(batch, self.config.in_features)
         started = time.perf_counter()
         with inference_mode():
             explanation = model.explain(batch, known_finite=True)

@@ -167,6 +167,18 @@ def test_frozen_logistic_is_bit_identical_to_the_formulas(name, weight_scale):
         assert got == reference_proba(model, reference_rows(rows)).tolist(), rows
 
 
+@pytest.mark.parametrize("name", CONFIGS)
+def test_frozen_logistic_checked_rows_are_bit_identical_to_the_formulas(name):
+    config = CONFIGS[name]
+    model = model_for(config, 1e3, seed=len(name) + 2)
+    frozen = FrozenLogistic(model)
+    rows = [*edge_rows(config.in_features, seed=8), [3] * config.in_features, [True] * config.in_features]
+    for part in [*batches(rows), rows * 50]:  # the last past MOST_VALUES: the tensor ops
+        with torch.inference_mode():
+            got = frozen(model.checked_rows(part))
+        assert got == reference_proba(model, reference_rows(part)).tolist(), part
+
+
 @pytest.mark.parametrize("count", [FrozenLogistic.MOST_VALUES // 2, FrozenLogistic.MOST_VALUES // 2 + 1])
 def test_frozen_logistic_either_side_of_its_python_float_limit_is_bit_identical(count):
     model = model_for(CONFIGS["standardized"], 1e3, seed=4)
@@ -222,6 +234,17 @@ def test_logistic_batch_equals_torch_tensor_of_the_rows(name):
         got = LogisticRegression(config).batch(part)
         assert got.dtype == torch.float64
         assert torch.equal(got, reference_rows(part))
+
+
+def test_logistic_checked_rows_hold_floats():
+    (row,) = LogisticRegression().checked_rows([[3, True]])
+    assert [(value, type(value)) for value in row] == [(3.0, float), (1.0, float)]
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_logistic_checked_rows_non_finite_value_is_invalid(bad):
+    with pytest.raises(InvalidInputError, match="must be finite"):
+        LogisticRegression().checked_rows([[1.0, 2.0], [bad, 3.0]])
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
