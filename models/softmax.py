@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from models.errors import InvalidInputError
 from models.explanation import Explanation, explain_linear
@@ -56,7 +57,7 @@ class SoftmaxRegression(nn.Module):
         self._pixel_offset = -cfg.mean / cfg.std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(x)
+        return F.linear(x, self.linear.weight, self.linear.bias)  # Linear's own forward, one call fewer
 
     def preprocess(self, pixels: torch.Tensor) -> torch.Tensor:
         """Raw 0..255 pixels, [N, 28, 28] or [N, 784], any real dtype -> normalized [N, 784] float32
@@ -91,7 +92,8 @@ class SoftmaxRegression(nn.Module):
 
     def predict_proba(self, pixels: torch.Tensor) -> torch.Tensor:
         """Raw pixels -> [N, 10] class probabilities."""
-        return self(self.preprocess(pixels)).softmax(-1)
+        # forward itself, not through Module.__call__: nothing hooks a model that serves (a microsecond).
+        return self.forward(self.preprocess(pixels)).softmax(-1)
 
     def explain(self, pixels: torch.Tensor, top: int = 2) -> Explanation:
         """Raw pixels -> each pixel's share of the logits of the ``top`` most probable digits (the predicted
