@@ -103,7 +103,7 @@ def _plain_or_opened(
 ) -> bytes | Image.Image:
     """A plain grey PNG of the model's size decoded to its pixels (app/plain_png.py), when it is small
     enough to decode inline; otherwise the file opened by Pillow, its header checked."""
-    plain = fit == "auto" and size <= INLINE_SIDE and size * size <= max_pixels
+    plain = fit != "always" and size <= INLINE_SIDE and size * size <= max_pixels
     if plain and (pixels := plain_grey_pixels(data, size)) is not None:
         return pixels
     return open_image(data, filename=filename, max_pixels=max_pixels)
@@ -150,7 +150,7 @@ def decode_digit(
             f"image {filename!r} is {width}x{height} pixels; expected {size}x{size} "
             "(or send fit=auto to have it fitted)"
         )
-    if exact and fit == "auto":
+    if exact and fit != "always":
         raw = _decoded(image, filename, draft=False).tobytes()
         return _exact_digit(raw, size, invert, background_is_dark).view(size, size)
     luminance = _decoded(image, filename, draft=True)

@@ -84,6 +84,14 @@ def test_decode_digit_exact_size_never_fitted_with_fit_auto():
     assert not torch.equal(read(encoded(image), fit="always"), pixels)
 
 
+def test_decode_digit_exact_size_read_as_it_is_with_fit_never():
+    pixels = torch.zeros(28, 28, dtype=torch.uint8)
+    pixels[2:5, 2:5] = 255
+    image = Image.frombytes("L", (28, 28), bytes(pixels.flatten().tolist()))
+    assert torch.equal(read(encoded(image, "BMP"), fit="never"), pixels)
+    assert torch.equal(digits([("d.png", encoded(image))], fit="never")[0], pixels.flatten())
+
+
 @pytest.mark.parametrize("capture", [scan, photo, paint], ids=["scan", "photo", "paint"])
 def test_decode_digit_reads_captures_like_the_clean_digit(capture):
     digit = drawing(ink=255, paper=0).resize((28, 28), Image.Resampling.BOX)  # white on black, as MNIST
@@ -142,8 +150,8 @@ def test_open_image_bomb_in_an_unsupported_format_is_too_large():
 
 
 def digits(files, **options) -> torch.Tensor:
-    options = {"size": 28, "max_pixels": 1_000_000, "invert": "auto", "background_is_dark": True, **options}
-    return asyncio.run(imaging.read_digits(files, fit="auto", **options))
+    defaults = {"size": 28, "max_pixels": 10**6, "invert": "auto", "background_is_dark": True, "fit": "auto"}
+    return asyncio.run(imaging.read_digits(files, **{**defaults, **options}))
 
 
 def test_read_digits_plain_grey_png_equals_pillows_reading(monkeypatch):
