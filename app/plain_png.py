@@ -1,8 +1,8 @@
 """The commonest digit upload, a small 8-bit grey PNG and nothing else, decoded without Pillow's file layers.
 
 Pillow reads a PNG through Python layers written for every kind of file: opening it (format probing,
-the chunk reader) and loading it (tiles, decoder set-up, the chunks after the image) cost about 190 k
-instructions for a 28x28 digit, a quarter of the whole request's, around a decode of a few thousand.
+the chunk reader) and loading it (tiles, decoder set-up, the chunks after the image) cost about 180 k
+instructions for a 28x28 digit, a fifth of the whole request's, around a decode of a few thousand.
 A file whose chunks are only IHDR, IDAT and IEND, each with a correct CRC, grey at 8 bits and not
 interlaced, holds nothing else to read: ``plain_grey_pixels`` finds its compressed pixel rows and hands
 them to Pillow's own PNG row decoder (``Image.frombytes`` with its "zip" decoder, the one that
