@@ -164,12 +164,13 @@ def test_read_digits_plain_grey_png_equals_pillows_reading(monkeypatch):
 
 
 def test_read_digits_mixes_plain_and_other_files_in_order():
-    plain, other = encoded(drawing(size=(28, 28))), encoded(drawing(ink=255, paper=0, size=(28, 28)), "BMP")
+    plain, other = encoded(Image.effect_noise((28, 28), 60)), encoded(Image.effect_noise((28, 28), 90), "BMP")
     batch = digits([("a.png", plain), ("b.bmp", other), ("c.png", plain)])
     assert batch.shape == (3, 784)
     assert torch.equal(batch[0], digits([("a.png", plain)])[0])
     assert torch.equal(batch[1], digits([("b.bmp", other)])[0])
     assert torch.equal(batch[2], batch[0])
+    assert not torch.equal(batch[0], batch[1])
 
 
 def test_read_digits_broken_plain_png_keeps_pillows_error():
@@ -180,4 +181,4 @@ def test_read_digits_broken_plain_png_keeps_pillows_error():
 
 def test_read_digits_plain_grey_png_over_the_pixel_limit_is_refused():
     with pytest.raises(imaging.PayloadTooLargeError, match="over the limit of 700"):
-        digits([("a.png", encoded(drawing(size=(28, 28))))], max_pixels=700)
+        digits([("a.png", encoded(Image.effect_noise((28, 28), 60)))], max_pixels=700)
