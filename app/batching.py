@@ -120,13 +120,7 @@ class MicroBatcher:
                     pending = self._queue.get_nowait()
             except asyncio.TimeoutError:
                 break
-            # Another servable's rows, or rows of another kind (a servable may prepare a tensor from one
-            # front end and lists from another), go in the next batch.
-            if (
-                pending.servable is not first.servable
-                or type(pending.inputs) is not type(first.inputs)
-                or rows + pending.size > self.max_size
-            ):
+            if pending.servable is not first.servable or rows + pending.size > self.max_size:
                 self._carry = pending
                 break
             batch.append(pending)

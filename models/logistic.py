@@ -161,16 +161,11 @@ class LogisticRegression(nn.Module):
             )
         return placed[1], placed[2]
 
-    def batch(self, rows: list[list[float]]) -> torch.Tensor:
-        """Instances as value lists (``LogisticConfig.feature_rows``) -> a checked float64 [N, in_features]
-        batch (``checked_rows``'s checks)."""
-        return stacked(self.checked_rows(rows), self.config.in_features)
-
     def checked_rows(self, rows: list[list[float]]) -> list[array]:
         """Instances as value lists -> each as C doubles (what torch.tensor stores too), checked as ``check``
-        checks a batch: some rows, in_features values each, all finite. What FrozenLogistic reads on a few
-        rows, with no tensor made and read back; finiteness is read from the floats, cheaper than two
-        tensor ops for a few values."""
+        checks a batch: some rows, in_features values each, all finite. What FrozenLogistic reads, with no
+        tensor made and read back (``stacked`` makes one); finiteness is read from the floats, cheaper than
+        two tensor ops for a few values."""
         width = self.config.in_features
         if rows and all(len(row) == width for row in rows):
             try:
@@ -282,20 +277,14 @@ class FrozenLogistic:
         self.weight_t, self.bias_tensor = (t.detach().clone() for t in model._float64_parameters())
         self.bias = float(self.bias_tensor.cpu()[0])
 
-    def __call__(self, features: torch.Tensor | Sequence[array]) -> list[float]:
-        """Checked features -> P(y=1) per row: rows of C doubles (``LogisticRegression.checked_rows``) or an
-        [N, in_features] tensor (``LogisticRegression.batch`` or ``check``)."""
-        if not isinstance(features, torch.Tensor):
-            if self.on_cpu and len(features) * self.width <= self.MOST_VALUES:
-                return self._on_floats(features)
-            features = stacked(features, self.width)
-        elif self.on_cpu and features.is_cpu and features.numel() <= self.MOST_VALUES:
-            self.model.check(features, known_finite=True)
-            return self._on_floats(features.tolist())
-        x = self.model.preprocess(features, known_finite=True)
+    def __call__(self, rows: Sequence[array]) -> list[float]:
+        """Checked rows of C doubles (``LogisticRegression.checked_rows``) -> P(y=1) per row."""
+        if self.on_cpu and len(rows) * self.width <= self.MOST_VALUES:
+            return self._on_floats(rows)
+        x = self.model.preprocess(stacked(rows, self.width), known_finite=True)
         return _probabilities(_scaled_logits(x, self.weight_t, self.bias_tensor)).cpu().tolist()
 
-    def _on_floats(self, rows: Sequence[Sequence[float]]) -> list[float]:
+    def _on_floats(self, rows: Sequence[array]) -> list[float]:
         scaled, scales = array("d"), array("d")
         standardization = self.standardization
         for row in rows:

@@ -73,14 +73,17 @@ def test_micro_batcher_logistic_equals_unbatched_results():
         assert probabilities == pytest.approx(expected_probabilities, rel=1e-6)
 
 
-def test_micro_batcher_never_mixes_tensor_and_row_inputs():
+def test_micro_batcher_logistic_json_and_tensor_inputs_share_a_batch():
     servable = _servable(make_logistic())
     sizes = _counting(servable)
-    tensor = servable.prepare(torch.tensor([[1.0, 2.0]], dtype=torch.float64))
-    inputs = [servable.prepare([[4.0, 3.0]]), servable.prepare([[1.0, 2.0]]), tensor, tensor]
-    batched = asyncio.run(_submit_all(MicroBatcher(max_size=8, max_wait_ms=50), servable, inputs))
-    assert sizes == [2, 2]
-    assert batched[1] == batched[2] == batched[3] == servable.infer(tensor)
+    from_json = servable.prepare([[1.0, 2.0]])
+    from_tensor = servable.prepare(torch.tensor([[1.0, 2.0], [4.0, 3.0]], dtype=torch.float32))
+    batched = asyncio.run(
+        _submit_all(MicroBatcher(max_size=8, max_wait_ms=50), servable, [from_json, from_tensor])
+    )
+    assert sizes == [3]
+    assert batched == [servable.infer(from_json), servable.infer(from_tensor)]
+    assert batched[0][0] == [batched[1][0][0]]
 
 
 def test_micro_batcher_never_exceeds_max_size():

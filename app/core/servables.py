@@ -136,21 +136,18 @@ class LogisticServable(Servable):
             ),
         )
 
-    def prepare(
-        self, inputs: list[list[float] | dict[str, float]] | torch.Tensor
-    ) -> list[array] | torch.Tensor:
-        """Instances (value lists in feature order or {name: value} from JSON, or a tensor) -> checked rows:
-        as C doubles (the model's ``checked_rows``) from instances, an [N, in_features] tensor from a tensor.
-
-        The model checks every input here, with ``checked_rows`` or ``check``.
+    def prepare(self, inputs: list[list[float] | dict[str, float]] | torch.Tensor) -> list[array]:
+        """Instances (value lists in feature order or {name: value} from JSON, or a tensor) -> the checked
+        rows of C doubles ``FrozenLogistic`` reads (the model's ``checked_rows``, which refuses
+        non-finite values), whichever front end they came from.
         """
-        if not isinstance(inputs, torch.Tensor):
-            # Names to the model's order; a wrong count or name is an InvalidInputError listing them.
-            return self.model.checked_rows(self.config.feature_rows(inputs))
-        self.model.check(inputs)
-        return inputs
+        if isinstance(inputs, torch.Tensor):
+            self.model.check(inputs, known_finite=True)  # the shape; checked_rows reads the values
+            return self.model.checked_rows(inputs.tolist())
+        # Names to the model's order; a wrong count or name is an InvalidInputError listing them.
+        return self.model.checked_rows(self.config.feature_rows(inputs))
 
-    def infer(self, batch: list[array] | torch.Tensor) -> tuple[list[float], list[int]]:
+    def infer(self, batch: list[array]) -> tuple[list[float], list[int]]:
         started = time.perf_counter()
         with inference_mode():
             # prepare() has checked the batch: the model's own scan for NaN is not run twice.
@@ -165,14 +162,13 @@ class LogisticServable(Servable):
         probabilities, labels = columns
         return {"probability": probabilities, "label": labels}
 
-    def explain(self, batch: list[array] | torch.Tensor) -> tuple[list[float], list[int], Explanation]:
+    def explain(self, batch: list[array]) -> tuple[list[float], list[int], Explanation]:
         """As ``infer``, with each feature's exact share of the logit."""
         model = self.model
-        if not isinstance(batch, torch.Tensor):
-            batch = stacked(batch, self.config.in_features)
+        features = stacked(batch, self.config.in_features)
         started = time.perf_counter()
         with inference_mode():
-            explanation = model.explain(batch, known_finite=True)
+            explanation = model.explain(features, known_finite=True)
             probabilities = torch.sigmoid(explanation.logits).squeeze(-1).float().cpu().tolist()
         self._seconds.observe(time.perf_counter() - started)
         labels = [int(p >= self.config.threshold) for p in probabilities]

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from models import FrozenLogistic, InvalidInputError, LogisticConfig, LogisticRegression
+from models.logistic import stacked
 
 FLOAT64_MAX = torch.finfo(torch.float64).max
 TOY_X = [[1, 2], [2, 3], [3, 1], [4, 3], [5, 3], [6, 2]]  # the tutorial's set, as ints
@@ -83,7 +84,7 @@ def batches(rows):
 def served(model, rows):
     """What the servable computes from JSON rows."""
     with torch.inference_mode():
-        batch = model.batch(model.config.feature_rows(rows))
+        batch = stacked(model.checked_rows(model.config.feature_rows(rows)), model.config.in_features)
         return model.predict_proba(model.preprocess(batch, known_finite=True))
 
 
@@ -107,7 +108,9 @@ def test_logistic_preprocess_and_logits_are_bit_identical_to_the_formulas(name):
     model = model_for(config, 1e3, seed=7)
     for rows in batches(edge_rows(config.in_features, seed=8)):
         with torch.inference_mode():
-            inputs = model.preprocess(model.batch(rows), known_finite=True)
+            inputs = model.preprocess(
+                stacked(model.checked_rows(rows), config.in_features), known_finite=True
+            )
             logits = model.logits(inputs)
         expected = reference_preprocess(model, reference_rows(rows))
         assert torch.equal(inputs, expected), rows
@@ -161,22 +164,11 @@ def test_frozen_logistic_is_bit_identical_to_the_formulas(name, weight_scale):
     config = CONFIGS[name]
     model = model_for(config, weight_scale, seed=len(name) + 1)
     frozen = FrozenLogistic(model)
-    for rows in batches(edge_rows(config.in_features, seed=9)):
+    width = config.in_features
+    for rows in batches([*edge_rows(width, seed=9), [3] * width, [True] * width]):  # ints too, as floats
         with torch.inference_mode():
-            got = frozen(model.batch(rows))
+            got = frozen(model.checked_rows(rows))
         assert got == reference_proba(model, reference_rows(rows)).tolist(), rows
-
-
-@pytest.mark.parametrize("name", CONFIGS)
-def test_frozen_logistic_checked_rows_are_bit_identical_to_the_formulas(name):
-    config = CONFIGS[name]
-    model = model_for(config, 1e3, seed=len(name) + 2)
-    frozen = FrozenLogistic(model)
-    rows = [*edge_rows(config.in_features, seed=8), [3] * config.in_features, [True] * config.in_features]
-    for part in [*batches(rows), rows * 50]:  # the last past MOST_VALUES: the tensor ops
-        with torch.inference_mode():
-            got = frozen(model.checked_rows(part))
-        assert got == reference_proba(model, reference_rows(part)).tolist(), part
 
 
 @pytest.mark.parametrize("count", [FrozenLogistic.MOST_VALUES // 2, FrozenLogistic.MOST_VALUES // 2 + 1])
@@ -184,7 +176,7 @@ def test_frozen_logistic_either_side_of_its_python_float_limit_is_bit_identical(
     model = model_for(CONFIGS["standardized"], 1e3, seed=4)
     rows = (edge_rows(2, seed=10) * 3)[:count]  # 2 features: count rows hold 2 x count values
     with torch.inference_mode():
-        got = FrozenLogistic(model)(model.batch(rows))
+        got = FrozenLogistic(model)(model.checked_rows(rows))
     assert got == reference_proba(model, reference_rows(rows)).tolist()
 
 
@@ -201,7 +193,7 @@ def test_frozen_logistic_sigmoid_of_a_few_rows_is_bit_identical_at_every_magnitu
     frozen = FrozenLogistic(model)
     for start in range(0, len(logits), count):
         rows = [[logit] for logit in logits[start : start + count]]
-        assert frozen(reference_rows(rows)) == reference_proba(model, reference_rows(rows)).tolist(), rows
+        assert frozen(model.checked_rows(rows)) == reference_proba(model, reference_rows(rows)).tolist(), rows
 
 
 def test_frozen_logistic_float32_tensor_is_bit_identical():
@@ -210,7 +202,9 @@ def test_frozen_logistic_float32_tensor_is_bit_identical():
     features = reference_rows(rows).to(torch.float32)  # as an OIP FP32 input arrives
     for start in range(0, len(features), 7):
         part = features[start : start + 7]
-        assert FrozenLogistic(model)(part) == reference_proba(model, part).tolist()
+        assert (
+            FrozenLogistic(model)(model.checked_rows(part.tolist())) == reference_proba(model, part).tolist()
+        )
 
 
 @pytest.mark.parametrize("rows", [TOY_X, TOY_X * 50], ids=["few", "many"])
@@ -222,16 +216,20 @@ def test_frozen_logistic_keeps_the_weights_it_was_made_with(rows):
     with torch.no_grad():
         model.linear.weight.mul_(-2.0)
         model.linear.bias.add_(1.0)
-    assert frozen(features) == expected
-    assert FrozenLogistic(model)(features) == reference_proba(model, features).tolist() != expected
+    assert frozen(model.checked_rows(rows)) == expected
+    assert (
+        FrozenLogistic(model)(model.checked_rows(rows))
+        == reference_proba(model, features).tolist()
+        != expected
+    )
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_logistic_batch_equals_torch_tensor_of_the_rows(name):
+def test_logistic_checked_rows_stacked_equal_torch_tensor_of_the_rows(name):
     config = CONFIGS[name]
     rows = [*edge_rows(config.in_features, seed=6), [1] * config.in_features, [True] * config.in_features]
     for part in batches(rows):
-        got = LogisticRegression(config).batch(part)
+        got = stacked(LogisticRegression(config).checked_rows(part), config.in_features)
         assert got.dtype == torch.float64
         assert torch.equal(got, reference_rows(part))
 
@@ -247,24 +245,18 @@ def test_logistic_checked_rows_non_finite_value_is_invalid(bad):
         LogisticRegression().checked_rows([[1.0, 2.0], [bad, 3.0]])
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
-def test_logistic_batch_non_finite_value_is_invalid(bad):
-    with pytest.raises(InvalidInputError, match="must be finite"):
-        LogisticRegression().batch([[1.0, 2.0], [3.0, bad]])
-
-
-def test_logistic_batch_empty_is_invalid():
+def test_logistic_checked_rows_empty_is_invalid():
     with pytest.raises(InvalidInputError, match=r"2 features each, got shape \[0\]"):
-        LogisticRegression().batch([])
+        LogisticRegression().checked_rows([])
 
 
 @pytest.mark.parametrize("rows", [[[1.0, 2.0], [3.0]], [[1.0, 2.0, 3.0], [4.0]]])
-def test_logistic_batch_ragged_rows_are_refused_by_torch(rows):
-    # feature_rows refuses these with the feature names first; batch alone leaves it to torch.tensor.
+def test_logistic_checked_rows_ragged_rows_are_refused_by_torch(rows):
+    # feature_rows refuses these with the feature names first; checked_rows alone leaves it to torch.tensor.
     with pytest.raises(ValueError, match="expected sequence of length"):
-        LogisticRegression().batch(rows)
+        LogisticRegression().checked_rows(rows)
 
 
-def test_logistic_batch_huge_integer_is_refused():
+def test_logistic_checked_rows_huge_integer_is_refused():
     with pytest.raises(OverflowError, match="too large to convert to float"):
-        LogisticRegression().batch([[10**400, 1.0]])
+        LogisticRegression().checked_rows([[10**400, 1.0]])

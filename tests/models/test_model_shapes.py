@@ -127,14 +127,14 @@ def test_logistic_raw_weights_give_the_same_logits_as_standardized_ones():
     assert torch.allclose(logits, raw_logits, rtol=1e-5)
 
 
-def test_logistic_batch_refuses_non_finite_values_and_wrong_shapes():
+def test_logistic_checked_rows_refuse_non_finite_values_and_wrong_shapes():
     model = LogisticRegression()
     for rows in ([[1.0, float("nan")]], [[float("inf"), 1.0]]):
         with pytest.raises(InvalidInputError, match="finite"):
-            model.batch(rows)
+            model.checked_rows(rows)
     with pytest.raises(InvalidInputError, match="2 features"):
-        model.batch([[1.0, 2.0, 3.0]])
-    assert model.batch([[1e300, -1e300]]).dtype == torch.float64
+        model.checked_rows([[1.0, 2.0, 3.0]])
+    assert [list(row) for row in model.checked_rows([[1e300, -1e300]])] == [[1e300, -1e300]]
 
 
 def test_logistic_inference_follows_parameters_changed_in_place():

@@ -134,7 +134,7 @@ def test_infer_runs_through_the_models_runner(client, monkeypatch):
     runner, calls = runners["logistic"], []
 
     async def counting_runner(servable, inputs):
-        calls.append(inputs.tolist())
+        calls.append([row.tolist() for row in inputs])
         return await runner(servable, inputs)
 
     monkeypatch.setitem(runners, "logistic", counting_runner)
