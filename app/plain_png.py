@@ -22,7 +22,7 @@ from PIL import Image
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHUNK_HEAD = struct.Struct(">I4s")  # length, type
 _IHDR = struct.Struct(">IIBBBBB")  # width, height, bit depth, colour type, compression, filter, interlace
-_PLAIN_GREY = [8, 0, 0, 0, 0]  # 8 bits, grey, deflate, adaptive filtering, not interlaced
+_PLAIN_GREY = (8, 0, 0, 0, 0)  # 8 bits, grey, deflate, adaptive filtering, not interlaced
 # A file this small holds a plain image of up to 64x64 pixels even uncompressed; with a few chunks the
 # walk stays a handful of steps, whatever a client sends.
 MOST_BYTES = 8 * 1024
@@ -55,10 +55,11 @@ def _compressed_rows(data: bytes | bytearray, side: int) -> bytes | None:
         if body_end + 4 > len(data) or zlib.crc32(chunk) != int.from_bytes(data[body_end : body_end + 4]):
             return None  # cut short, or damaged
         if index == 0:
-            if kind != b"IHDR" or length != _IHDR.size:
-                return None
-            width, height, *layout = _IHDR.unpack_from(chunk, 4)
-            if width != side or height != side or layout != _PLAIN_GREY:
+            if (
+                kind != b"IHDR"
+                or length != _IHDR.size
+                or _IHDR.unpack_from(chunk, 4) != (side, side, *_PLAIN_GREY)
+            ):
                 return None
         elif kind == b"IDAT":
             rows.append(chunk[4:])
