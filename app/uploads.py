@@ -47,6 +47,7 @@ async def read_images(
         return [await read_image_body(request, content_type, max_file_bytes=max_file_bytes)]
     return await read_files(
         request,
+        content_type,
         field_name=field_name,
         max_files=max_files,
         max_file_bytes=max_file_bytes,
@@ -78,14 +79,20 @@ async def read_image_body(request: Request, content_type: str, *, max_file_bytes
 
 
 async def read_files(
-    request: Request, *, field_name: str, max_files: int, max_file_bytes: int, max_total_bytes: int
+    request: Request,
+    content_type: str,
+    *,
+    field_name: str,
+    max_files: int,
+    max_file_bytes: int,
+    max_total_bytes: int,
 ) -> list[UploadedFile]:
-    """Every file part of a multipart body, in order; refuses anything else with a ClientError."""
-    content_type, options = parse_options_header(header(request, b"content-type") or "")
-    if content_type != "multipart/form-data":
+    """Every file part of a multipart body of ``content_type``, in order; anything else is a ClientError."""
+    media_type, options = parse_options_header(content_type)
+    if media_type != "multipart/form-data":
         raise UnsupportedMediaTypeError(
             f"expected a multipart/form-data body with image parts named {field_name!r}, or one image as "
-            f"the body ({', '.join(RAW_IMAGE_TYPES)}); got {content_type or 'no content type'}"
+            f"the body ({', '.join(RAW_IMAGE_TYPES)}); got {media_type or 'no content type'}"
         )
     boundary = options.get("boundary")
     if not boundary:

@@ -247,6 +247,7 @@ def test_read_files_stops_reading_at_the_limit():
         asyncio.run(
             read_files(
                 Request(scope, receive),
+                "multipart/form-data; boundary=b",
                 field_name="file",
                 max_files=1,
                 max_file_bytes=4096,
